@@ -1,0 +1,45 @@
+# Gongfu Atlas — `make run` serves the map on http://127.0.0.1:8000, `make test` runs every test.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+STORE := data/build/atlas.gpkg
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup run test data system-deps clean
+
+setup: $(STAMP) static/vendor/.installed
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	touch $@
+
+# Front-end packages from npm, copied where the app serves them (maps work offline).
+static/vendor/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf static/vendor && mkdir -p static/vendor
+	cp -r node_modules/leaflet/dist static/vendor/leaflet
+	touch $@
+
+data: $(STORE)
+
+$(STORE): $(STAMP)
+	$(VENV)/bin/gongfu build --region 3305 --store $(STORE)
+
+# Debian packages the tests drive as real clients: GDAL's ogrinfo and Chromium.
+system-deps:
+	@if ! command -v ogrinfo >/dev/null || ! test -x /usr/bin/chromium; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q gdal-bin chromium; \
+	fi
+
+run: setup data
+	$(VENV)/bin/gongfu serve --host $(HOST) --port $(PORT)
+
+test: setup system-deps data
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor data/build

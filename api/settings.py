@@ -1,0 +1,19 @@
+"""Settings from environment variables (prefix GONGFU_), e.g. GONGFU_STORE_PATH."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GONGFU_")
+
+    store_path: Path = PROJECT_DIR / "data" / "build" / "atlas.gpkg"
+    static_dir: Path = PROJECT_DIR / "static"
+    title: str = "共富图集 Gongfu Atlas"
+    max_limit: int = 10000
+    default_limit: int = 10

@@ -1,0 +1,1 @@
+"""The domain: layers, their builders and the stores that keep them."""

@@ -1,0 +1,47 @@
+"""A Layer: the unit of everything the atlas serves (metadata only; features live in a Store)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a layer's data comes from; shown in the API, downloads and map attribution."""
+
+    source: str
+    license: str
+    crs_of_origin: str
+    date: str = ""
+    attribution: str = ""  # text a map must show, e.g. "GeoNames (geonames.org), CC BY 4.0"
+    illustrative: bool = False  # derived or illustrative data, labelled as such everywhere
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Metadata of one vector layer; features are WGS84 (EPSG:4326)."""
+
+    id: str
+    title_zh: str
+    title_en: str
+    geometry_type: str  # "MultiPolygon", "Point", … or "None" for a registry without geometry
+    id_field: str  # attribute whose value is the feature id (an administrative code)
+    provenance: Provenance
+    description: str = ""
+    fields: dict[str, str] = field(default_factory=dict)  # name -> description (zh / en)
+    kind: str = "vector"
+
+    @property
+    def title(self) -> str:
+        return f"{self.title_zh} {self.title_en}"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Layer":
+        raw = json.loads(text)
+        raw["provenance"] = Provenance(**raw["provenance"])
+        return cls(**raw)

@@ -1,0 +1,208 @@
+"""Stores persist layers: features in, features and metadata out.
+
+`Store` is the interface every backend implements; `GeoPackageStore` keeps everything in one
+GeoPackage file (the embedded default, nothing to install). A PostGIS store implements the
+same verbs and can push queries down to SQL instead of filtering in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from geo.errors import UnknownCollection, UnknownFeature
+from layers.model import Layer
+
+Bbox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    """One page of a query: the features and how many matched in all."""
+
+    features: gpd.GeoDataFrame
+    number_matched: int
+
+
+class Store(ABC):
+    """Layers in, features and metadata out. Geometries are WGS84 lon/lat."""
+
+    @abstractmethod
+    def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
+        """Replace (or add) a layer atomically: readers see the old or the new, never half."""
+
+    @abstractmethod
+    def layers(self) -> list[Layer]:
+        """Metadata of every layer, in the order they were first added."""
+
+    @abstractmethod
+    def frame(self, layer_id: str) -> gpd.GeoDataFrame:
+        """All features of a layer, indexed by feature id."""
+
+    @abstractmethod
+    def version(self, layer_id: str) -> str:
+        """A token that changes whenever the layer's features or metadata change."""
+
+    def layer(self, layer_id: str) -> Layer:
+        for layer in self.layers():
+            if layer.id == layer_id:
+                return layer
+        known = ", ".join(layer.id for layer in self.layers())
+        raise UnknownCollection(
+            f"没有名为“{layer_id}”的图层。现有图层：{known}",
+            f"No layer named '{layer_id}'. Available layers: {known}",
+            collection=layer_id,
+        )
+
+    def features(
+        self,
+        layer_id: str,
+        bbox: Bbox | None = None,
+        filters: dict[str, str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> FeaturePage:
+        """Features intersecting `bbox` (WGS84) whose attributes equal `filters`, paged."""
+        frame = self.frame(layer_id)
+        mask = np.ones(len(frame), dtype=bool)
+        for name, wanted in (filters or {}).items():
+            mask &= frame[name].astype("string").fillna("").to_numpy() == wanted
+        if bbox is not None:
+            hits = frame.sindex.query(shapely.box(*bbox), predicate="intersects")
+            in_box = np.zeros(len(frame), dtype=bool)
+            in_box[hits] = True
+            mask &= in_box
+        matched = frame[mask]
+        end = None if limit is None else offset + limit
+        return FeaturePage(matched.iloc[offset:end], int(mask.sum()))
+
+    def feature(self, layer_id: str, fid: str) -> gpd.GeoDataFrame:
+        """One feature (as a one-row frame) by its id."""
+        frame = self.frame(layer_id)
+        if fid not in frame.index:
+            raise UnknownFeature(
+                f"图层“{layer_id}”中没有编号为“{fid}”的要素。",
+                f"Layer '{layer_id}' has no feature with id '{fid}'.",
+                collection=layer_id,
+                feature=fid,
+            )
+        return frame.loc[[fid]]
+
+
+_META_TABLE = "gongfu_layers"
+
+
+class GeoPackageStore(Store):
+    """All layers in one GeoPackage file, read into memory once per layer version."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
+        self._meta_cache: tuple[int, dict[str, tuple[Layer, str]]] | None = None
+
+    def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            fd, tmp_name = tempfile.mkstemp(suffix=".gpkg", dir=self.path.parent)
+            os.close(fd)
+            tmp = Path(tmp_name)
+            try:
+                if self.path.exists():
+                    shutil.copyfile(self.path, tmp)
+                else:
+                    tmp.unlink()
+                _write_layer(tmp, layer, frame)
+                _write_meta(tmp, layer)
+                os.replace(tmp, self.path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            self._meta_cache = None
+
+    def layers(self) -> list[Layer]:
+        return [layer for layer, _ in self._meta().values()]
+
+    def version(self, layer_id: str) -> str:
+        meta = self._meta()
+        if layer_id not in meta:
+            self.layer(layer_id)  # raises UnknownCollection with the bilingual message
+        return meta[layer_id][1]
+
+    def frame(self, layer_id: str) -> gpd.GeoDataFrame:
+        layer = self.layer(layer_id)
+        version = self.version(layer_id)
+        cached = self._cache.get(layer_id)
+        if cached and cached[0] == version:
+            return cached[1]
+        frame = _read_layer(self.path, layer)
+        self._cache[layer_id] = (version, frame)
+        return frame
+
+    def _meta(self) -> dict[str, tuple[Layer, str]]:
+        if not self.path.exists():
+            return {}
+        stamp = self.path.stat().st_mtime_ns
+        if self._meta_cache and self._meta_cache[0] == stamp:
+            return self._meta_cache[1]
+        with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as db:
+            exists = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = ?", (_META_TABLE,)
+            ).fetchone()
+            rows = db.execute(
+                f"SELECT meta, version FROM {_META_TABLE} ORDER BY position"
+            ).fetchall() if exists else []
+        meta = {}
+        for text, version in rows:
+            layer = Layer.from_json(text)
+            meta[layer.id] = (layer, version)
+        self._meta_cache = (stamp, meta)
+        return meta
+
+
+def _write_layer(path: Path, layer: Layer, frame: gpd.GeoDataFrame) -> None:
+    data = frame.reset_index(drop=True)
+    if layer.geometry_type == "None":
+        pyogrio.write_dataframe(pd.DataFrame(data.drop(columns="geometry", errors="ignore")),
+                                path, layer=layer.id, driver="GPKG")
+    else:
+        pyogrio.write_dataframe(data.to_crs(4326), path, layer=layer.id, driver="GPKG",
+                                geometry_type=layer.geometry_type, promote_to_multi=False)
+
+
+def _write_meta(path: Path, layer: Layer) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {_META_TABLE} "
+            "(id TEXT PRIMARY KEY, position INTEGER, meta TEXT NOT NULL, version TEXT NOT NULL)"
+        )
+        row = db.execute(f"SELECT position FROM {_META_TABLE} WHERE id = ?", (layer.id,)).fetchone()
+        position = row[0] if row else db.execute(
+            f"SELECT COALESCE(MAX(position), 0) + 1 FROM {_META_TABLE}"
+        ).fetchone()[0]
+        version = os.urandom(8).hex()
+        db.execute(
+            f"INSERT OR REPLACE INTO {_META_TABLE} (id, position, meta, version) VALUES (?,?,?,?)",
+            (layer.id, position, layer.to_json(), version),
+        )
+
+
+def _read_layer(path: Path, layer: Layer) -> gpd.GeoDataFrame:
+    raw = pyogrio.read_dataframe(path, layer=layer.id)
+    if not isinstance(raw, gpd.GeoDataFrame):
+        raw = gpd.GeoDataFrame(raw, geometry=gpd.GeoSeries([None] * len(raw)), crs=4326)
+    raw[layer.id_field] = raw[layer.id_field].astype(str)
+    frame = raw.set_index(layer.id_field, drop=False)
+    frame.index.name = None
+    return frame
