@@ -126,6 +126,7 @@ class GeoPackageStore(Store):
                     tmp.unlink()
                 _write_layer(tmp, layer, frame)
                 _write_meta(tmp, layer)
+                tmp.chmod(0o644)  # mkstemp makes 0600; the store is shared with other readers
                 os.replace(tmp, self.path)
             finally:
                 tmp.unlink(missing_ok=True)
