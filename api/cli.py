@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from api.settings import Settings
+from geo.errors import AtlasError
 
 app = typer.Typer(help="共富图集 Gongfu Atlas — web GIS for Huzhou's planners", no_args_is_help=True)
 
@@ -21,7 +22,12 @@ def build(
     from layers.store import GeoPackageStore
 
     target = GeoPackageStore(store or Settings().store_path)
-    for layer, frame in build_all(Region.parse(region)):
+    try:
+        built = build_all(Region.parse(region))
+    except AtlasError as error:
+        typer.echo(f"{error.message_zh}\n{error.message_en}", err=True)
+        raise typer.Exit(2) from None
+    for layer, frame in built:
         target.put(layer, frame)
         typer.echo(f"{layer.id:14s} {len(frame):6d} features  ({layer.title_zh})")
     typer.echo(f"written to {target.path}")

@@ -12,11 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from geo.errors import AtlasError, InvalidParameter, NotFound
+from geo.errors import AtlasError, InvalidData, InvalidParameter, NotFound
 
 log = logging.getLogger(__name__)
 
-STATUS_BY_ERROR: dict[type[AtlasError], int] = {NotFound: 404, InvalidParameter: 400}
+STATUS_BY_ERROR: dict[type[AtlasError], int] = {
+    NotFound: 404, InvalidParameter: 400, InvalidData: 422,
+}
 
 
 def error_body(status: int, code: str, zh: str, en: str, **detail: object) -> dict:

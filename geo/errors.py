@@ -48,3 +48,9 @@ class UnknownCollection(NotFound):
 
 class UnknownFeature(NotFound):
     code = "unknown_feature"
+
+
+class InvalidData(AtlasError):
+    """Features that do not fit their layer (wrong geometry type, duplicate ids, …)."""
+
+    code = "invalid_data"

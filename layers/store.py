@@ -22,7 +22,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from geo.errors import UnknownCollection, UnknownFeature
+from geo.errors import InvalidData, UnknownCollection, UnknownFeature
 from layers.model import Layer
 
 Bbox = tuple[float, float, float, float]
@@ -104,6 +104,30 @@ class Store(ABC):
 _META_TABLE = "gongfu_layers"
 
 
+def check_frame(layer: Layer, frame: gpd.GeoDataFrame) -> None:
+    """Refuse features that do not fit the layer, before anything is written."""
+    if layer.id_field not in frame.columns:
+        raise InvalidData(
+            f"缺少编号字段“{layer.id_field}”。", f"Missing id field '{layer.id_field}'.")
+    ids = frame[layer.id_field].astype(str)
+    if ids.duplicated().any():
+        dupes = ", ".join(sorted(set(ids[ids.duplicated()]))[:5])
+        raise InvalidData(f"编号重复：{dupes}", f"Duplicate feature ids: {dupes}")
+    if layer.geometry_type == "None":
+        return
+    if frame.crs is None or not frame.crs.equals(gpd.GeoSeries(crs=4326).crs):
+        raise InvalidData("要素须为 WGS84（EPSG:4326）。", "Features must be in WGS84 (EPSG:4326).")
+    present = frame.geometry.dropna()
+    kinds = set(present[~present.is_empty].geom_type)
+    allowed = {layer.geometry_type, layer.geometry_type.removeprefix("Multi")}
+    if not kinds <= allowed:
+        found = ", ".join(sorted(kinds - allowed))
+        raise InvalidData(
+            f"图层“{layer.id}”只接受 {layer.geometry_type}，但收到 {found}。",
+            f"Layer '{layer.id}' takes {layer.geometry_type} only, got {found}.",
+        )
+
+
 class GeoPackageStore(Store):
     """All layers in one GeoPackage file, read into memory once per layer version."""
 
@@ -114,6 +138,7 @@ class GeoPackageStore(Store):
         self._meta_cache: tuple[int, dict[str, tuple[Layer, str]]] | None = None
 
     def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
+        check_frame(layer, frame)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             fd, tmp_name = tempfile.mkstemp(suffix=".gpkg", dir=self.path.parent)

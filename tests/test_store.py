@@ -1,0 +1,98 @@
+"""GeoPackageStore: atomic replacement, versions, cached reads, typed not-found errors."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from geo.errors import InvalidData, UnknownCollection, UnknownFeature
+from layers.model import Layer, Provenance
+from layers.store import GeoPackageStore
+
+SYNTHETIC = Provenance(source="test fixture (synthetic)", license="CC0",
+                       crs_of_origin="WGS84", illustrative=True)
+
+
+def _layer(layer_id: str = "sites") -> Layer:
+    return Layer(id=layer_id, title_zh="测试点", title_en="Test sites", geometry_type="Point",
+                 id_field="code", provenance=SYNTHETIC, fields={"code": "", "name": ""})
+
+
+def _frame(names: list[str]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"code": [str(i) for i in range(len(names))], "name": names},
+        geometry=[shapely.Point(120 + i / 100, 30.8) for i in range(len(names))], crs=4326,
+    )
+
+
+def test_put_then_read_back_with_metadata(tmp_path) -> None:
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    store.put(_layer(), _frame(["甲", "乙"]))
+    assert store.layer("sites").provenance.illustrative is True
+    assert list(store.frame("sites")["name"]) == ["甲", "乙"]
+    assert store.feature("sites", "1")["name"].iloc[0] == "乙"
+
+
+def test_replacing_a_layer_changes_its_version_and_refreshes_reads(tmp_path) -> None:
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    store.put(_layer(), _frame(["甲"]))
+    before = store.version("sites")
+    assert len(store.frame("sites")) == 1
+    store.put(_layer(), _frame(["甲", "乙", "丙"]))
+    assert store.version("sites") != before
+    assert len(store.frame("sites")) == 3
+    # a second store on the same file sees the new version too
+    assert len(GeoPackageStore(tmp_path / "s.gpkg").frame("sites")) == 3
+
+
+def test_features_that_do_not_fit_the_layer_are_refused(tmp_path) -> None:
+    path = tmp_path / "s.gpkg"
+    store = GeoPackageStore(path)
+    store.put(_layer(), _frame(["甲"]))
+    before = path.read_bytes()
+    lines = _frame(["乙"]).assign(geometry=[shapely.LineString([(0, 0), (1, 1)])])
+    with pytest.raises(InvalidData):
+        store.put(_layer(), lines)
+    with pytest.raises(InvalidData):
+        store.put(_layer(), _frame(["a", "b"]).assign(code=["1", "1"]))
+    with pytest.raises(InvalidData):
+        store.put(_layer(), _frame(["a"]).to_crs(4549))
+    assert path.read_bytes() == before
+
+
+def test_a_write_that_fails_midway_leaves_the_previous_file_intact(tmp_path, monkeypatch) -> None:
+    """Fault injection after the features are written but before the metadata is."""
+    path = tmp_path / "s.gpkg"
+    store = GeoPackageStore(path)
+    store.put(_layer(), _frame(["甲"]))
+    before = path.read_bytes()
+
+    def disk_full(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("layers.store._write_meta", disk_full)
+    with pytest.raises(OSError):
+        store.put(_layer(), _frame(["乙", "丙"]))
+    assert path.read_bytes() == before
+    assert list(path.parent.iterdir()) == [path]  # no temp file left behind
+    assert list(GeoPackageStore(path).frame("sites")["name"]) == ["甲"]
+
+
+def test_bbox_and_filters_and_paging(tmp_path) -> None:
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    store.put(_layer(), _frame(["a", "b", "c", "d"]))
+    page = store.features("sites", bbox=(120.005, 30, 120.025, 31))
+    assert list(page.features["name"]) == ["b", "c"]
+    page = store.features("sites", limit=2, offset=3)
+    assert page.number_matched == 4 and list(page.features["name"]) == ["d"]
+    assert store.features("sites", filters={"name": "c"}).number_matched == 1
+
+
+def test_unknown_layer_and_feature_raise_typed_errors(tmp_path) -> None:
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    with pytest.raises(UnknownCollection):
+        store.frame("sites")
+    store.put(_layer(), _frame(["a"]))
+    with pytest.raises(UnknownFeature):
+        store.feature("sites", "99")
