@@ -29,10 +29,13 @@ data: $(STORE)
 $(STORE): $(STAMP)
 	$(VENV)/bin/gongfu build --region 3305 --store $(STORE)
 
-# Debian packages the tests drive as real clients: GDAL's ogrinfo and Chromium.
+# Debian packages the tests drive as real clients: GDAL's ogrinfo, Chromium and a CJK font
+# (so screenshots show Chinese labels).
 system-deps:
-	@if ! command -v ogrinfo >/dev/null || ! test -x /usr/bin/chromium; then \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q gdal-bin chromium; \
+	@if ! command -v ogrinfo >/dev/null || ! test -x /usr/bin/chromium \
+			|| ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			gdal-bin chromium fonts-wqy-microhei; \
 	fi
 
 run: setup data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import downloads, features, maps
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.settings = settings
     app.state.store = store or GeoPackageStore(settings.store_path)
     install_error_handlers(app)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
 
     @app.get("/", include_in_schema=True)
     def home(request: Request) -> Response:
