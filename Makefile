@@ -22,6 +22,8 @@ static/vendor/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	rm -rf static/vendor && mkdir -p static/vendor
 	cp -r node_modules/leaflet/dist static/vendor/leaflet
+	mkdir -p static/vendor/leaflet.vectorgrid
+	cp node_modules/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js static/vendor/leaflet.vectorgrid/
 	touch $@
 
 data: $(STORE)
