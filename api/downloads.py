@@ -1,5 +1,81 @@
-"""Downloads of a layer in GeoJSON, GeoPackage, Shapefile (zip), KML or CSV."""
+"""Downloads of a layer in GeoJSON, GeoPackage, Shapefile (zip), KML or CSV.
 
-from fastapi import APIRouter
+`GET /collections/{id}/download?format=…&crs=…&encoding=…`, optionally narrowed with the
+items query's `bbox`/`bbox-crs`, `properties` and attribute filters. The file is written
+completely (geo.vector_io) before the response starts, so a failure is a clean JSON error.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from geopandas import GeoDataFrame
+
+from api.query import ItemsQuery
+from geo.vector_io import ENCODINGS, FORMATS, resolve_encoding, resolve_format, write_vector
+from layers.model import Layer
+from layers.store import Store
 
 router = APIRouter()
+
+DOWNLOAD_PARAMS = ("format", "encoding", "crs", "bbox", "bbox-crs", "properties")
+
+
+@router.get("/collections/{collection_id}/download")
+def download(
+    request: Request,
+    collection_id: str,
+    # Plain strings, validated by geo.vector_io so that every error is the bilingual one.
+    format_key: str = Query("geojson", alias="format",
+                            description=f"One of: {', '.join(FORMATS)}"),
+    encoding_key: str = Query("utf-8", alias="encoding",
+                              description=f"One of: {', '.join(ENCODINGS)} (gbk: shp, csv)"),
+    # Declared for the OpenAPI document; ItemsQuery parses it (with bbox-crs).
+    crs: str | None = Query(None, description="Output CRS, e.g. EPSG:4549 or GCJ-02 "
+                            "(KML: WGS 84 only)"),
+) -> Response:
+    """The whole layer (or the features matching bbox/filters) as one file."""
+    store: Store = request.app.state.store
+    layer = store.layer(collection_id)
+    fmt = resolve_format(format_key)
+    text_encoding = resolve_encoding(encoding_key)
+    # Items-query parsing gives bbox, bbox-crs, properties and filters the same meaning and
+    # errors as on /items; paging does not apply, so the limits passed are unused.
+    query = ItemsQuery.parse(request.query_params, layer, 1, 1, allow=DOWNLOAD_PARAMS)
+    page = store.features(layer.id, bbox=query.bbox_wgs84, filters=query.filters)
+    frame = page.features[[*_columns(page.features, layer, query), page.features.geometry.name]]
+    result = write_vector(
+        frame,
+        name=layer.id,
+        geometry_type=None if layer.geometry_type == "None" else layer.geometry_type,
+        fmt=fmt,
+        crs=query.crs,
+        encoding=text_encoding,
+        description=_description(layer),
+    )
+    # No Content-Crs header: it would imply the CRS's authority axis order, and files are
+    # east-first.
+    headers = {"Content-Disposition": f'attachment; filename="{result.filename}"'}
+    return Response(result.content, media_type=result.media_type, headers=headers)
+
+
+def _columns(frame: GeoDataFrame, layer: Layer, query: ItemsQuery) -> list[str]:
+    """Requested properties, else the layer's fields in the stored column order."""
+    if query.properties is not None:
+        return list(query.properties)
+    known = set(layer.fields) or set(frame.columns)
+    return [c for c in frame.columns if c in known and c != frame.geometry.name]
+
+
+def _description(layer: Layer) -> str:
+    """Title, description and provenance: what travels with every downloaded file."""
+    prov = layer.provenance
+    lines = [layer.title, layer.description,
+             f"来源 Source: {prov.source}; 许可 License: {prov.license}"]
+    if prov.attribution:
+        lines.append(f"署名 Attribution: {prov.attribution}")
+    if prov.illustrative:
+        lines.append("示意数据 Illustrative data.")
+    if prov.note:
+        lines.append(prov.note)
+    return "\n".join(line for line in lines if line)
