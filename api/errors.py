@@ -12,12 +12,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from geo.errors import AtlasError, InvalidData, InvalidParameter, NotFound
+from geo.errors import (AtlasError, InvalidData, InvalidParameter, NotFound, PayloadTooLarge,
+                        Unauthorized)
 
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[AtlasError], int] = {
-    NotFound: 404, InvalidParameter: 400, InvalidData: 422,
+    NotFound: 404, InvalidParameter: 400, InvalidData: 422, Unauthorized: 401,
+    PayloadTooLarge: 413,
 }
 
 

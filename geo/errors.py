@@ -54,3 +54,27 @@ class InvalidData(AtlasError):
     """Features that do not fit their layer (wrong geometry type, duplicate ids, …)."""
 
     code = "invalid_data"
+
+
+class Unauthorized(AtlasError):
+    """A request that needs a bearer token (upload owner or API key) and has none valid."""
+
+    code = "unauthorized"
+
+
+class PayloadTooLarge(AtlasError):
+    """An upload over the size limit, or an archive that unpacks beyond its limits."""
+
+    code = "payload_too_large"
+
+
+class UnsafeUpload(InvalidData):
+    """An archive member that would escape its folder (absolute path, '..', symlink)."""
+
+    code = "unsafe_upload"
+
+
+class UnreadableUpload(InvalidData):
+    """An upload with no readable geodata: non-geo files, truncated or inconsistent files."""
+
+    code = "unreadable_upload"
