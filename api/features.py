@@ -16,6 +16,7 @@ from api.negotiation import wants_html
 from api.pages import render_page
 from api.query import ItemsQuery
 from geo import geojson
+from geo.vector_io import FORMATS
 from geo.crs import CRS84, SUPPORTED, CrsChoice, from_wgs84
 from layers.model import Layer
 from layers.store import Store
@@ -113,13 +114,7 @@ def collection_doc(request: Request, store: Store, layer: Layer) -> dict[str, An
     }
 
 
-DOWNLOAD_TYPES = {
-    "geojson": "application/geo+json",
-    "gpkg": "application/geopackage+sqlite3",
-    "shp": "application/zip",
-    "kml": "application/vnd.google-earth.kml+xml",
-    "csv": "text/csv",
-}
+DOWNLOAD_TYPES = {key: fmt.media_type for key, fmt in FORMATS.items()}
 
 
 @router.get("/collections")
