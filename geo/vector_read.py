@@ -1,0 +1,342 @@
+"""Read the files planners send: zip (shapefile sets, also in subfolders), loose shapefile
+parts, GeoPackage, GeoJSON, KML/KMZ and CSV with coordinate columns.
+
+`read_folder(folder)` finds every dataset under a folder of received files (unpacking archives
+safely, `geo.archive`), and returns one `ReadLayer` per layer and geometry family: features in
+WGS84, repaired, with what was learnt on the way — text encoding and how it was chosen
+(`geo.shapefile_check`), source CRS declared, inferred or overridden (`geo.source_crs`),
+bounding box, and counts of each geometry fix. Nothing here writes outside the folder.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from geo.archive import Budget, UnpackLimits, unpack_zip
+from geo.errors import AtlasError, UnknownCrs, UnreadableUpload
+from geo.gcj02 import transform_geometry_gcj02_to_wgs84
+from geo.shapefile_check import Encoding, check_shp, read_dbf, resolve_encoding
+from geo.source_crs import SourceCrs, from_file, from_override, from_prj, sniff
+
+VECTOR_SUFFIXES = {".shp", ".gpkg", ".geojson", ".json", ".kml", ".csv"}
+ARCHIVE_SUFFIXES = {".zip", ".kmz"}
+SIDECARS = {".shx", ".dbf", ".prj", ".cpg", ".sbn", ".sbx", ".qmd", ".xml", ".qix", ".fix"}
+X_NAMES = {"lon", "lng", "long", "longitude", "x", "经度", "东坐标", "point_x", "easting"}
+Y_NAMES = {"lat", "latitude", "y", "纬度", "北坐标", "point_y", "northing"}
+FAMILIES = {"Point": "Point", "MultiPoint": "Point", "LineString": "LineString",
+            "MultiLineString": "LineString", "LinearRing": "LineString",
+            "Polygon": "Polygon", "MultiPolygon": "Polygon"}
+_FAMILY_SUFFIX = {"Point": "points", "LineString": "lines", "Polygon": "polygons"}
+
+
+@dataclass
+class ReadLayer:
+    """One layer of an upload, in WGS84, with what the report must say about it."""
+
+    name: str
+    source: str  # path inside the upload (and ":layer" for multi-layer files)
+    frame: gpd.GeoDataFrame  # WGS84, repaired, non-empty geometries only
+    geometry_type: str  # "Point", "MultiPolygon", …
+    encoding: Encoding
+    crs: SourceCrs
+    fixes: dict[str, int]
+    source_bounds: tuple[float, float, float, float]  # in the source CRS, east-first
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """WGS84 lon/lat bounds."""
+        return tuple(float(v) for v in self.frame.total_bounds)  # type: ignore[return-value]
+
+
+@dataclass
+class Upload:
+    """Everything read from one upload."""
+
+    layers: list[ReadLayer]
+    ignored: list[str]  # files that are not geodata (listed in the report)
+
+
+def read_folder(folder: Path, crs_override: str | None = None,
+                limits: UnpackLimits | None = None) -> Upload:
+    """Unpack archives in `folder` and read every dataset found; raises if none."""
+    limits = limits or UnpackLimits()
+    budget = Budget(limits)
+    for archive in sorted(p for p in folder.rglob("*") if p.suffix.lower() in ARCHIVE_SUFFIXES):
+        # Members land beside the archive in "<name>.d/"; archives inside archives are
+        # unpacked one level deep (a KMZ inside a zip), no further.
+        files = unpack_zip(archive, archive.with_name(archive.name + ".d"), budget)
+        for inner in files:
+            if inner.suffix.lower() in ARCHIVE_SUFFIXES:
+                unpack_zip(inner, inner.with_name(inner.name + ".d"), budget)
+    override = from_override(crs_override) if crs_override else None
+    layers: list[ReadLayer] = []
+    ignored: list[str] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        rel = path.relative_to(folder).as_posix()
+        suffix = path.suffix.lower()
+        if "__MACOSX" in path.parts or path.name.startswith("._"):
+            continue
+        if suffix in ARCHIVE_SUFFIXES or suffix in SIDECARS and _has_shp(path):
+            continue
+        if suffix not in VECTOR_SUFFIXES:
+            ignored.append(rel)
+            continue
+        found = _read_dataset(path, rel, override)
+        if found is None:
+            ignored.append(rel)
+        else:
+            layers.extend(found)
+    if not layers:
+        raise UnreadableUpload(
+            "上传中没有可读取的地理数据（支持 zip/shp/gpkg/geojson/kml/kmz/含坐标列的 csv）。",
+            "No readable geodata in the upload (supported: zip, shp sets, gpkg, geojson, kml, "
+            "kmz, csv with coordinate columns).", ignored=ignored[:20],
+        )
+    _unique_names(layers)
+    return Upload(layers, ignored)
+
+
+def _has_shp(path: Path) -> bool:
+    return _sibling(path.with_suffix(".shp")) is not None
+
+
+def _sibling(path: Path) -> Path | None:
+    """`path`, matching its suffix case-insensitively (A.SHP beside a.dbf happens)."""
+    if not path.parent.exists():
+        return None
+    for candidate in path.parent.iterdir():
+        if candidate.stem == path.stem and candidate.suffix.lower() == path.suffix.lower():
+            return candidate
+    return None
+
+
+def _unique_names(layers: list[ReadLayer]) -> None:
+    seen: dict[str, int] = {}
+    for layer in layers:
+        n = seen.get(layer.name, 0)
+        seen[layer.name] = n + 1
+        if n:
+            layer.name = f"{layer.name}_{n + 1}"
+
+
+def _read_dataset(path: Path, rel: str, override: SourceCrs | None) -> list[ReadLayer] | None:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".shp":
+            return _read_shapefile(path, rel, override)
+        if suffix == ".csv":
+            return _read_csv(path, rel, override)
+        return _read_self_describing(path, rel, override)
+    except AtlasError:
+        raise
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+            pyogrio.errors.GeometryError, pyogrio.errors.FieldError, ValueError) as error:
+        raise UnreadableUpload(
+            f"无法读取“{rel}”：文件损坏或格式不符。",
+            f"Cannot read '{rel}': the file is corrupt or not what its name says.",
+            file=rel, reason=str(error)[:200],
+        ) from error
+
+
+def _read_shapefile(shp: Path, rel: str, override: SourceCrs | None) -> list[ReadLayer]:
+    shx, dbf = _sibling(shp.with_suffix(".shx")), _sibling(shp.with_suffix(".dbf"))
+    shapes = check_shp(shp, shx)
+    if dbf is None:
+        raise UnreadableUpload(f"“{rel}”缺少 .dbf 属性表。", f"'{rel}' has no .dbf table.",
+                               file=rel)
+    info = read_dbf(dbf)
+    if info.records != shapes:
+        raise UnreadableUpload(
+            f"“{rel}”：.dbf 有 {info.records} 条记录，而 .shp 有 {shapes} 个图形。",
+            f"'{rel}': the .dbf has {info.records} records but the .shp has {shapes} shapes.",
+            file=rel,
+        )
+    cpg = _sibling(shp.with_suffix(".cpg"))
+    cpg_text = cpg.read_bytes().decode("ascii", errors="replace") if cpg else None
+    encoding = resolve_encoding(cpg_text, info, rel)
+    prj = _sibling(shp.with_suffix(".prj"))
+    frame = _read_ogr(shp, encoding=encoding.gdal)
+    if override is not None:
+        declared = override
+    elif prj is not None:
+        declared = from_prj(prj.read_bytes().decode("utf-8", errors="replace"))
+    else:
+        declared = None
+    return _finish(frame, shp.stem, rel, encoding, declared)
+
+
+def _read_ogr(path: Path, **kwargs) -> gpd.GeoDataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # GDAL notes become our own report entries
+        frame = pyogrio.read_dataframe(path, **kwargs)
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame)))
+    return frame
+
+
+def _read_self_describing(path: Path, rel: str, override: SourceCrs | None) -> list[ReadLayer]:
+    """GeoPackage, GeoJSON, KML: UTF-8 by definition, CRS in the file (or implied)."""
+    out = []
+    listed = pyogrio.list_layers(path)
+    for layer_name, geom_type in listed:
+        if geom_type is None:
+            continue  # an attribute table inside a GeoPackage: not a map layer
+        frame = _read_ogr(path, layer=layer_name)
+        if not len(frame):
+            continue
+        declared = override
+        if declared is None and frame.crs is not None:
+            declared = from_file(frame.crs)
+            # GeoJSON without a "crs" member is WGS84 by definition, yet Chinese exports often
+            # hold projected numbers there: trust the numbers, not the default.
+            if declared.crs is not None and declared.crs.is_geographic \
+                    and not _looks_geographic(frame):
+                declared = None
+        name = path.stem if len(listed) == 1 else str(layer_name)
+        where = rel if len(listed) == 1 else f"{rel}:{layer_name}"
+        out.extend(_finish(frame, name, where, Encoding("utf-8", "format"), declared))
+    return out
+
+
+def _looks_geographic(frame: gpd.GeoDataFrame) -> bool:
+    geoms = frame.geometry.to_numpy()
+    present = geoms[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]
+    if not len(present):
+        return True
+    xmin, ymin, xmax, ymax = shapely.total_bounds(present)
+    return -180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90
+
+
+def _read_csv(path: Path, rel: str, override: SourceCrs | None) -> list[ReadLayer] | None:
+    raw = path.read_bytes()
+    encoding = None
+    for codec in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(codec)
+            encoding = Encoding("utf-8" if codec == "utf-8-sig" else codec,
+                                "utf-8" if codec == "utf-8-sig" else codec)
+            break
+        except UnicodeDecodeError:
+            continue
+    if encoding is None:
+        raise UnreadableUpload(f"“{rel}”的文字编码无法识别。",
+                               f"'{rel}': the text encoding cannot be determined.", file=rel)
+    try:
+        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise UnreadableUpload(f"“{rel}”不是有效的 CSV。", f"'{rel}' is not valid CSV.",
+                               file=rel) from error
+    xcol = next((c for c in table.columns if c.strip().lower() in X_NAMES), None)
+    ycol = next((c for c in table.columns if c.strip().lower() in Y_NAMES), None)
+    if xcol is None or ycol is None:
+        return None  # a table without coordinates: not a map layer
+    x = pd.to_numeric(table[xcol], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(table[ycol], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    geometry = np.where(ok, shapely.points(np.where(ok, x, 0), np.where(ok, y, 0)), None)
+    frame = gpd.GeoDataFrame(table, geometry=list(geometry))
+    return _finish(frame, path.stem, rel, encoding, override)
+
+
+def _finish(frame: gpd.GeoDataFrame, name: str, rel: str, encoding: Encoding,
+            declared: SourceCrs | None) -> list[ReadLayer]:
+    """Repair, resolve the CRS, reproject to WGS84 and split by geometry family."""
+    geoms, keep, fixes = repair(frame.geometry.to_numpy())
+    frame = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name).iloc[np.flatnonzero(keep)]
+                             .reset_index(drop=True), geometry=list(geoms[keep]))
+    if not len(frame):
+        raise UnreadableUpload(f"“{rel}”中没有有效的图形。", f"'{rel}' has no usable geometry.",
+                               file=rel, fixes=fixes)
+    bounds = tuple(float(v) for v in frame.total_bounds)
+    source = declared or sniff(bounds)  # type: ignore[arg-type]
+    if source.swap_xy:
+        frame.geometry = shapely.transform(frame.geometry.to_numpy(), lambda c: c[:, ::-1])
+        bounds = tuple(float(v) for v in frame.total_bounds)
+    frame = _to_wgs84(frame, source, rel)
+    out = []
+    families = frame.geometry.geom_type.map(FAMILIES)
+    for family in sorted(families.dropna().unique()):
+        part = frame[families == family].reset_index(drop=True)
+        part, geometry_type = _uniform(part, family)
+        suffix = "" if families.nunique() == 1 else f"_{_FAMILY_SUFFIX[family]}"
+        out.append(ReadLayer(f"{name}{suffix}", rel, part, geometry_type, encoding, source,
+                             fixes, bounds, list(source.warnings)))
+    return out
+
+
+def _to_wgs84(frame: gpd.GeoDataFrame, source: SourceCrs, rel: str) -> gpd.GeoDataFrame:
+    if source.is_gcj02:
+        geoms = transform_geometry_gcj02_to_wgs84(frame.geometry.to_numpy())
+        return frame.set_geometry(list(geoms), crs=4326)
+    frame = frame.set_crs(source.crs, allow_override=True)
+    out = frame.to_crs(4326)
+    finite = np.isfinite(shapely.get_coordinates(out.geometry.to_numpy())).all()
+    xmin, ymin, xmax, ymax = out.total_bounds
+    if not finite or not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
+        raise UnknownCrs(
+            f"“{rel}”的坐标与坐标系 {source.key} 不符（转换后超出经纬度范围）。请用 crs 参数指定。",
+            f"The coordinates of '{rel}' do not fit CRS {source.key} (outside lon/lat range "
+            "after transformation). Give the CRS with the crs parameter.", file=rel,
+        )
+    return out
+
+
+def repair(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Drop Z, make valid, drop nulls and empties. Returns (geoms, keep mask, fix counts)."""
+    geoms = np.asarray(geoms, dtype=object)
+    null = shapely.is_missing(geoms)
+    present = ~null
+    has_z = np.zeros(len(geoms), dtype=bool)
+    has_z[present] = shapely.has_z(geoms[present])
+    geoms = geoms.copy()
+    if has_z.any():
+        geoms[has_z] = shapely.force_2d(geoms[has_z])
+    invalid = np.zeros(len(geoms), dtype=bool)
+    invalid[present] = ~shapely.is_valid(geoms[present])
+    for i in np.flatnonzero(invalid):
+        family = FAMILIES.get(geoms[i].geom_type)
+        fixed = shapely.make_valid(geoms[i])
+        # make_valid may return a collection with lower-dimension debris (a bow-tie's
+        # touching point): keep the parts of the original family only.
+        parts = [p for p in shapely.get_parts(fixed) if FAMILIES.get(p.geom_type) == family]
+        geoms[i] = _combine(parts, family) if parts else shapely.Polygon()
+    empty = np.zeros(len(geoms), dtype=bool)
+    empty[present] = shapely.is_empty(geoms[present])
+    collection = np.array([g is not None and FAMILIES.get(g.geom_type) is None for g in geoms])
+    keep = present & ~empty & ~collection
+    fixes = {"z_dropped": int(has_z.sum()), "made_valid": int(invalid.sum()),
+             "null_dropped": int(null.sum()), "empty_dropped": int(empty.sum()),
+             "collection_dropped": int((collection & ~empty).sum())}
+    return geoms, keep, fixes
+
+
+def _combine(parts: list, family: str | None):
+    if len(parts) == 1:
+        return parts[0]
+    flat = [q for p in parts for q in shapely.get_parts(p)]
+    if family == "Polygon":
+        return shapely.union_all(flat)
+    if family == "LineString":
+        return shapely.MultiLineString(flat)
+    return shapely.MultiPoint(flat)
+
+
+def _uniform(frame: gpd.GeoDataFrame, family: str) -> tuple[gpd.GeoDataFrame, str]:
+    """One geometry type per layer: single parts stay single, mixed become Multi*."""
+    kinds = set(frame.geometry.geom_type)
+    if kinds == {family}:
+        return frame, family
+    multi = {"Point": shapely.multipoints, "LineString": shapely.multilinestrings,
+             "Polygon": shapely.multipolygons}[family]
+    geoms = [g if g.geom_type.startswith("Multi") else multi([g]) for g in frame.geometry]
+    return frame.set_geometry(geoms), f"Multi{family}"
