@@ -17,3 +17,10 @@ class Settings(BaseSettings):
     title: str = "共富图集 Gongfu Atlas"
     max_limit: int = 10000
     default_limit: int = 10
+    # Vector tiles (api/tiles.py): LRU budget (0 turns the tile cache off), browser max-age (s),
+    # folder of PMTiles archives served at /pmtiles/{name}/…, and the feature count above which
+    # maps draw a layer from our MVT tiles instead of inline GeoJSON.
+    tile_cache_mb: int = 256
+    tile_max_age: int = 300
+    pmtiles_dir: Path = PROJECT_DIR / "data" / "build" / "pmtiles"
+    map_tiles_threshold: int = 500

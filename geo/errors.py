@@ -78,3 +78,9 @@ class UnreadableUpload(InvalidData):
     """An upload with no readable geodata: non-geo files, truncated or inconsistent files."""
 
     code = "unreadable_upload"
+
+
+class LayerWithoutGeometry(InvalidParameter):
+    """A tile or map asked of a registry layer that has no geometry (e.g. villages)."""
+
+    code = "layer_without_geometry"

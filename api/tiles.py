@@ -1,0 +1,215 @@
+"""Vector tiles over HTTP: MVT of any vector layers (several per tile), TileJSON, a MapLibre
+style, and tiles out of PMTiles archives.
+
+Caching: tiles come from an in-memory LRU keyed by layer versions (layers/tilesets.py); every
+response carries an ETag derived from that key, so `If-None-Match` gets a 304 without
+rendering, and `Cache-Control` lets browsers reuse tiles for `tile_max_age` seconds.
+"""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from geo.mvt import MEDIA_TYPE
+from geo.tiles import DEFAULT_BUFFER, MAX_SIMPLIFY_ZOOM, check_tile, geometry_kind
+from layers.pmtiles_archive import PMTilesFolder, layers_bounds
+from layers.tilesets import VectorTiles, parse_layer_ids
+
+router = APIRouter(tags=["Vector tiles 矢量瓦片"])
+
+TILEJSON_MAXZOOM = MAX_SIMPLIFY_ZOOM + 2  # clients overzoom past this; the server answers to 24
+PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
+
+
+def vector_tiles(request: Request) -> VectorTiles:
+    """The app's tile service, made on first use (so app.py needs no tile-specific code)."""
+    state = request.app.state
+    if getattr(state, "vector_tiles", None) is None:
+        state.vector_tiles = VectorTiles(state.store, state.settings.tile_cache_mb * 2**20)
+    return state.vector_tiles
+
+
+def pmtiles_folder(request: Request) -> PMTilesFolder:
+    state = request.app.state
+    if getattr(state, "pmtiles", None) is None:
+        state.pmtiles = PMTilesFolder(state.settings.pmtiles_dir)
+    return state.pmtiles
+
+
+def _properties(text: str | None) -> list[str] | None:
+    """`properties=` absent: all attributes; empty: none; else the comma-separated names."""
+    if text is None:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _matches(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    wanted = etag.removeprefix("W/")
+    tags = [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    return "*" in tags or wanted in tags  # weak comparison, as RFC 9110 asks for GET
+
+
+def _cache_headers(request: Request, etag: str) -> dict[str, str]:
+    max_age = request.app.state.settings.tile_max_age
+    return {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+
+
+@router.get("/tiles/{layers}/{z}/{x}/{y}.mvt", response_class=Response,
+            responses={200: {"content": {MEDIA_TYPE: {}}}, 204: {"description": "Empty tile"},
+                       304: {"description": "Not modified (ETag matched)"}})
+def tile(request: Request, layers: str, z: int, x: int, y: int,
+         properties: str | None = Query(None, description="Comma-separated attributes to "
+                                        "include (default all; empty for none)"),
+         buffer: int = Query(DEFAULT_BUFFER, description="Tile units (of 4096) drawn beyond "
+                             "each edge")) -> Response:
+    """Mapbox Vector Tile (extent 4096) of one or more layers (`counties,cities`)."""
+    tiles = vector_tiles(request)
+    layer_ids = parse_layer_ids(layers)
+    key = tiles.key(layer_ids, z, x, y, _properties(properties), buffer)
+    headers = _cache_headers(request, tiles.etag_of(key))
+    if _matches(request, headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    data = tiles.fetch(key)
+    if not data:
+        return Response(status_code=204, headers=headers)
+    return Response(data, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _tiles_url(request: Request, layers: str) -> str:
+    query = {k: v for k, v in request.query_params.items() if k in ("properties", "buffer")}
+    base = str(request.base_url).rstrip("/")
+    suffix = f"?{urlencode(query)}" if query else ""
+    return f"{base}/tiles/{layers}/{{z}}/{{x}}/{{y}}.mvt{suffix}"
+
+
+@router.get("/tiles/{layers}/tilejson.json")
+def tilejson(request: Request, layers: str) -> JSONResponse:
+    """TileJSON 3.0 of a tileset (one or more comma-separated layers)."""
+    tiles = vector_tiles(request)
+    sets = [tiles.tileset(layer_id) for layer_id in parse_layer_ids(layers)]
+    west, south, east, north = layers_bounds(tiles, [s.layer.id for s in sets])
+    attribution = []
+    for s in sets:
+        credit = s.layer.provenance.attribution or f"{s.layer.provenance.source} ({s.layer.provenance.license})"
+        if s.layer.provenance.illustrative:
+            credit += "（示意数据 illustrative）"
+        attribution.append(f"{s.layer.title_zh}: {credit}")
+    body: dict[str, Any] = {
+        "tilejson": "3.0.0",
+        "name": " + ".join(s.layer.title for s in sets),
+        "scheme": "xyz",
+        "tiles": [_tiles_url(request, layers)],
+        "minzoom": 0,
+        "maxzoom": TILEJSON_MAXZOOM,
+        "bounds": [west, south, east, north],
+        "center": [(west + east) / 2, (south + north) / 2, 8],
+        "attribution": "; ".join(attribution),
+        "vector_layers": [{
+            "id": s.layer.id,
+            "description": s.layer.title + ("（示意 illustrative）"
+                                            if s.layer.provenance.illustrative else ""),
+            "fields": {name: s.layer.fields.get(name, "") for name in s.fields},
+            "minzoom": 0, "maxzoom": TILEJSON_MAXZOOM,
+        } for s in sets],
+    }
+    return JSONResponse(body)
+
+
+@router.get("/tiles/{layers}/style.json")
+def style(request: Request, layers: str) -> JSONResponse:
+    """A MapLibre GL style (v8) drawing the tileset: fills, outlines, lines and circles."""
+    tiles = vector_tiles(request)
+    sets = [tiles.tileset(layer_id) for layer_id in parse_layer_ids(layers)]
+    base = str(request.base_url).rstrip("/")
+    query = {k: v for k, v in request.query_params.items() if k in ("properties", "buffer")}
+    style_layers: list[dict[str, Any]] = [
+        {"id": "background", "type": "background", "paint": {"background-color": "#f7f7f2"}}]
+    for i, s in enumerate(sets):
+        colour, lid = PALETTE[i % len(PALETTE)], s.layer.id
+        common = {"source": "atlas", "source-layer": lid}
+        kind = geometry_kind(s.layer.geometry_type)
+        if kind == "polygon":
+            style_layers += [
+                {"id": f"{lid}-fill", "type": "fill", **common,
+                 "paint": {"fill-color": colour, "fill-opacity": 0.35}},
+                {"id": f"{lid}-line", "type": "line", **common,
+                 "paint": {"line-color": colour, "line-width": 1}}]
+        elif kind == "line":
+            style_layers.append({"id": f"{lid}-line", "type": "line", **common,
+                                 "paint": {"line-color": colour, "line-width": 2}})
+        else:
+            style_layers.append({"id": f"{lid}-circle", "type": "circle", **common,
+                                 "paint": {"circle-color": colour, "circle-radius": 4,
+                                           "circle-stroke-color": "#fff",
+                                           "circle-stroke-width": 1}})
+    suffix = f"?{urlencode(query)}" if query else ""
+    return JSONResponse({
+        "version": 8,
+        "name": " + ".join(s.layer.title for s in sets),
+        "sources": {"atlas": {"type": "vector",
+                              "url": f"{base}/tiles/{layers}/tilejson.json{suffix}"}},
+        "layers": style_layers,
+    })
+
+
+# --- PMTiles archives (written by `gongfu export pmtiles`) -------------------------------
+
+
+@router.get("/pmtiles")
+def pmtiles_index(request: Request) -> JSONResponse:
+    """Names of the PMTiles archives this server holds."""
+    base = str(request.base_url).rstrip("/")
+    return JSONResponse({"archives": [
+        {"name": name, "tilejson": f"{base}/pmtiles/{name}/tilejson.json",
+         "href": f"{base}/pmtiles/{name}.pmtiles"} for name in pmtiles_folder(request).names()]})
+
+
+@router.get("/pmtiles/{name}.pmtiles", response_class=FileResponse)
+def pmtiles_file(request: Request, name: str) -> FileResponse:
+    """The archive itself (HTTP range requests work, for PMTiles clients)."""
+    return FileResponse(pmtiles_folder(request).path(name),
+                        media_type="application/vnd.pmtiles")
+
+
+@router.get("/pmtiles/{name}/{z}/{x}/{y}.mvt", response_class=Response)
+def pmtiles_tile(request: Request, name: str, z: int, x: int, y: int) -> Response:
+    """Tile z/x/y out of a PMTiles archive (204 when the archive holds no such tile)."""
+    check_tile(z, x, y)
+    archive = pmtiles_folder(request).archive(name)
+    etag = f'W/"{name}-{archive.mtime_ns:x}-{z}-{x}-{y}"'
+    headers = _cache_headers(request, etag)
+    if _matches(request, etag):
+        return Response(status_code=304, headers=headers)
+    data = archive.tile(z, x, y)
+    if not data:
+        return Response(status_code=204, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        # Stored gzip-compressed: pass the bytes through (GZipMiddleware leaves them alone).
+        return Response(data, media_type=MEDIA_TYPE,
+                        headers={**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+    return Response(gzip.decompress(data), media_type=MEDIA_TYPE, headers=headers)
+
+
+@router.get("/pmtiles/{name}/tilejson.json")
+def pmtiles_tilejson(request: Request, name: str) -> JSONResponse:
+    """TileJSON of a PMTiles archive, pointing at /pmtiles/{name}/{z}/{x}/{y}.mvt."""
+    archive = pmtiles_folder(request).archive(name)
+    header, meta = archive.header(), archive.metadata()
+    base = str(request.base_url).rstrip("/")
+    bounds = [header["min_lon_e7"] / 1e7, header["min_lat_e7"] / 1e7,
+              header["max_lon_e7"] / 1e7, header["max_lat_e7"] / 1e7]
+    return JSONResponse({
+        "tilejson": "3.0.0", "name": meta.get("name", name), "scheme": "xyz",
+        "tiles": [f"{base}/pmtiles/{name}/{{z}}/{{x}}/{{y}}.mvt"],
+        "minzoom": header["min_zoom"], "maxzoom": header["max_zoom"], "bounds": bounds,
+        "attribution": meta.get("attribution", ""),
+        "vector_layers": meta.get("vector_layers", []),
+    })

@@ -1,0 +1,236 @@
+"""Vector tiles of the store's layers: simplified once per layer version, cut per request, cached.
+
+- `Tileset`: one layer at one version, projected to Web Mercator with its per-zoom simplified
+  geometries (coverage-safe, geo/tiles.py) and spatial indexes, built once on first use.
+- `TileCache`: an in-memory LRU of encoded tiles, bounded in bytes, keyed by the layer
+  versions and the request; a layer update drops only the tiles that contain that layer.
+- `VectorTiles`: the verbs the API and CLI use: `tile(layers, z, x, y)`, `etag(...)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import mvt
+from geo.errors import InvalidParameter, LayerWithoutGeometry
+from geo.tiles import (DEFAULT_BUFFER, EXTENT, MAX_SIMPLIFY_ZOOM, check_buffer, check_tile,
+                       geometry_kind, simplify_levels, tile_bounds, to_mercator,
+                       to_tile_coordinates)
+from layers.model import Layer
+from layers.store import Store
+
+
+def _plain(value: object) -> object:
+    """A JSON/MVT-friendly Python value (numpy scalars unwrapped), None for missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            return None
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    if pd.isna(value):
+        return None
+    return str(value)
+
+
+def _feature_id(text: str) -> int | None:
+    """MVT ids are unsigned integers; administrative codes are digits, so use them as is."""
+    return int(text) if text.isdigit() and len(text) <= 19 else None
+
+
+@dataclass
+class Tileset:
+    """One layer at one version, ready to be cut into tiles."""
+
+    layer: Layer
+    version: str
+    mercator: np.ndarray  # geometries in EPSG:3857
+    ids: list[int | None]
+    properties: list[dict]  # per feature: attribute name -> plain value (missing ones left out)
+    fields: list[str]
+    _levels: dict[int, tuple[np.ndarray, shapely.STRtree]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_store(cls, store: Store, layer_id: str) -> "Tileset":
+        layer = store.layer(layer_id)
+        if layer.geometry_type == "None":
+            raise LayerWithoutGeometry(
+                f"图层“{layer_id}”是没有几何的名录，无法生成瓦片；请用 /collections/{layer_id}/items。",
+                f"Layer '{layer_id}' is a registry without geometry and has no tiles; "
+                f"use /collections/{layer_id}/items instead.", collection=layer_id)
+        version = store.version(layer_id)
+        frame = store.frame(layer_id)
+        fields = [c for c in frame.columns if c != frame.geometry.name]
+        records = frame[fields].to_dict("records")
+        properties = [{k: v for k, v in ((k, _plain(v)) for k, v in row.items()) if v is not None}
+                      for row in records]
+        ids = [_feature_id(str(i)) for i in frame.index]
+        return cls(layer, version, to_mercator(frame.geometry.values), ids, properties, fields)
+
+    def level(self, z: int) -> tuple[np.ndarray, shapely.STRtree]:
+        """Geometries for zoom z and their index; the whole pyramid is built on first call."""
+        key = min(z, MAX_SIMPLIFY_ZOOM + 1)
+        if key not in self._levels:
+            with self._lock:
+                if key not in self._levels:
+                    kind = geometry_kind(self.layer.geometry_type)
+                    levels = simplify_levels(self.mercator, kind)
+                    levels[MAX_SIMPLIFY_ZOOM + 1] = self.mercator
+                    self._levels.update({zoom: (geoms, shapely.STRtree(geoms))
+                                         for zoom, geoms in levels.items()})
+        return self._levels[key]
+
+    def cut(self, z: int, x: int, y: int, properties: Sequence[str] | None,
+            buffer: int = DEFAULT_BUFFER) -> mvt.TileLayer:
+        """This layer's part of tile z/x/y: clipped to the tile plus `buffer` units, in tile units."""
+        geoms, tree = self.level(z)
+        minx, miny, maxx, maxy = bounds = tile_bounds(z, x, y)
+        pad = (maxx - minx) * buffer / EXTENT
+        box = (minx - pad, miny - pad, maxx + pad, maxy + pad)
+        hits = np.sort(tree.query(shapely.box(*box), predicate="intersects"))
+        clipped = shapely.clip_by_rect(geoms[hits], *box)
+        local = to_tile_coordinates(clipped, bounds)
+        keep = ~shapely.is_empty(local)
+        hits, local = hits[keep], local[keep]
+        wanted = None if properties is None else set(properties)
+        props = [self.properties[i] if wanted is None
+                 else {k: v for k, v in self.properties[i].items() if k in wanted} for i in hits]
+        return mvt.TileLayer(self.layer.id, local, [self.ids[i] for i in hits], props)
+
+
+class TileCache:
+    """LRU of encoded tiles bounded in bytes; keys start with ((layer, version), ...)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> bytes | None:
+        with self._lock:
+            data = self._items.get(key)
+            if data is not None:
+                self._items.move_to_end(key)
+            return data
+
+    def put(self, key: tuple, data: bytes) -> None:
+        if len(data) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._bytes += len(data) - (len(old) if old is not None else 0)
+            self._items[key] = data
+            while self._bytes > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= len(dropped)
+
+    def drop_layer(self, layer_id: str) -> int:
+        """Forget every tile that contains `layer_id` (any version); returns how many."""
+        with self._lock:
+            stale = [k for k in self._items if any(lid == layer_id for lid, _ in k[0])]
+            for key in stale:
+                self._bytes -= len(self._items.pop(key))
+            return len(stale)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def parse_layer_ids(text: str) -> list[str]:
+    """'counties,cities' -> ['counties', 'cities'] (order kept, duplicates refused)."""
+    ids = [part.strip() for part in text.split(",")]
+    if not all(ids) or len(set(ids)) != len(ids):
+        raise InvalidParameter(
+            f"图层列表“{text}”无效：须为逗号分隔、不重复的图层名。",
+            f"Invalid layer list '{text}': give distinct layer ids separated by commas.")
+    return ids
+
+
+@dataclass(frozen=True)
+class Tile:
+    """An encoded tile (b"" when empty) and its ETag."""
+
+    data: bytes
+    etag: str
+
+
+class VectorTiles:
+    """MVT tiles of a store's layers with per-version tilesets and an LRU tile cache."""
+
+    def __init__(self, store: Store, cache_bytes: int = 256 * 2**20) -> None:
+        self.store = store
+        self.cache = TileCache(cache_bytes) if cache_bytes > 0 else None
+        self._tilesets: dict[str, Tileset] = {}
+        self._lock = threading.Lock()
+
+    def tileset(self, layer_id: str) -> Tileset:
+        """The layer's tileset at its current version (rebuilt, and its tiles dropped, on change)."""
+        version = self.store.version(layer_id)
+        current = self._tilesets.get(layer_id)
+        if current is not None and current.version == version:
+            return current
+        with self._lock:
+            current = self._tilesets.get(layer_id)
+            if current is None or current.version != self.store.version(layer_id):
+                current = Tileset.from_store(self.store, layer_id)
+                if self.cache is not None:
+                    self.cache.drop_layer(layer_id)
+                self._tilesets[layer_id] = current
+            return current
+
+    def key(self, layer_ids: Sequence[str], z: int, x: int, y: int,
+            properties: Sequence[str] | None, buffer: int) -> tuple:
+        """The cache key of a request: layer versions first, so a change makes new keys."""
+        check_tile(z, x, y)
+        check_buffer(buffer)
+        sets = [self.tileset(layer_id) for layer_id in layer_ids]
+        if properties is not None:
+            known = set().union(*(s.fields for s in sets))
+            unknown = [p for p in properties if p not in known]
+            if unknown:
+                names = ", ".join(unknown)
+                raise InvalidParameter(
+                    f"所选图层没有属性：{names}。可选：{', '.join(sorted(known))}",
+                    f"The layers have no attribute(s): {names}. Known: {', '.join(sorted(known))}",
+                    properties=unknown)
+            properties = tuple(properties)
+        return (tuple((s.layer.id, s.version) for s in sets), z, x, y, properties, buffer)
+
+    @staticmethod
+    def etag_of(key: tuple) -> str:
+        # The tile is a pure function of its key, so the ETag needs no rendering (fast 304s).
+        return 'W/"' + hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + '"'
+
+    def tile(self, layer_ids: Sequence[str], z: int, x: int, y: int,
+             properties: Sequence[str] | None = None, buffer: int = DEFAULT_BUFFER) -> Tile:
+        """Tile z/x/y of the layers (in that order); cached by layer versions and request."""
+        key = self.key(layer_ids, z, x, y, properties, buffer)
+        return Tile(self.fetch(key), self.etag_of(key))
+
+    def fetch(self, key: tuple) -> bytes:
+        """The tile of a key from `key(...)`: from the cache, or rendered and cached."""
+        data = self.cache.get(key) if self.cache is not None else None
+        if data is None:
+            data = self.render(key)
+            if self.cache is not None:
+                self.cache.put(key, data)
+        return data
+
+    def render(self, key: tuple) -> bytes:
+        versions, z, x, y, properties, buffer = key
+        parts = [self.tileset(layer_id).cut(z, x, y, properties, buffer)
+                 for layer_id, _ in versions]
+        return mvt.encode(parts)
