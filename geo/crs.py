@@ -101,21 +101,21 @@ def from_wgs84(geoms: np.ndarray, choice: CrsChoice, authority_order: bool) -> n
     `authority_order=True` follows the CRS's own axis order (lat/lon for EPSG:4326 and 4490,
     northing/easting for EPSG:4549), as OGC API Part 2 requires; files use x=east order.
     """
-    if choice.is_gcj02:
-        return shapely.transform(geoms, _stacked(wgs84_to_gcj02))
-    if choice.epsg is None:
-        return geoms
-    transformer = _transformer(choice.epsg, authority_order, False)
-    return shapely.transform(geoms, _stacked(transformer.transform))
+    return _transform(geoms, choice, authority_order, inverse=False)
 
 
 def to_wgs84(geoms: np.ndarray, choice: CrsChoice, authority_order: bool) -> np.ndarray:
     """Transform geometries given in `choice` back into WGS84 lon/lat."""
+    return _transform(geoms, choice, authority_order, inverse=True)
+
+
+def _transform(geoms: np.ndarray, choice: CrsChoice, authority_order: bool,
+               inverse: bool) -> np.ndarray:
     if choice.is_gcj02:
-        return shapely.transform(geoms, _stacked(gcj02_to_wgs84))
+        return shapely.transform(geoms, _stacked(gcj02_to_wgs84 if inverse else wgs84_to_gcj02))
     if choice.epsg is None:
         return geoms
-    transformer = _transformer(choice.epsg, authority_order, True)
+    transformer = _transformer(choice.epsg, authority_order, inverse)
     return shapely.transform(geoms, _stacked(transformer.transform))
 
 
