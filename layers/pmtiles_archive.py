@@ -26,6 +26,8 @@ NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 def layers_bounds(tiles: VectorTiles, layer_ids: Sequence[str]) -> tuple[float, float, float, float]:
     """WGS84 (west, south, east, north) around the layers' features."""
+    for layer_id in layer_ids:
+        tiles.tileset(layer_id)  # refuses unknown layers and layers without geometry
     boxes = [tiles.store.frame(layer_id).total_bounds for layer_id in layer_ids]
     return (min(b[0] for b in boxes), min(b[1] for b in boxes),
             max(b[2] for b in boxes), max(b[3] for b in boxes))
@@ -40,8 +42,6 @@ def tile_list(tiles: VectorTiles, layer_ids: Sequence[str], zooms: Sequence[int]
 def export(tiles: VectorTiles, layer_ids: Sequence[str], zooms: Sequence[int], path: Path,
            on_tile: Callable[[], None] = lambda: None) -> dict:
     """Write a PMTiles v3 archive of the layers at `zooms` atomically; returns counts."""
-    for layer_id in layer_ids:
-        tiles.tileset(layer_id)  # fail early (unknown layer, no geometry) before any work
     todo = tile_list(tiles, layer_ids, zooms)
     bounds = layers_bounds(tiles, layer_ids)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,63 @@
+"""Warm a running atlas's tile cache: request every tile of some zooms over a tileset's extent.
+
+Talks only HTTP (TileJSON for the extent, then each tile over one keep-alive connection), so it
+warms exactly the process that will answer users. For tiles that outlive a restart, export a
+PMTiles archive instead (`gongfu export pmtiles`).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
+
+from geo.tiles import tiles_covering
+
+
+def seed_server(url: str, layers: str, zooms: Sequence[int],
+                progressbar: Callable = None) -> dict[str, int]:
+    """GET every tile of `layers` at `zooms` from the server at `url`; returns counts."""
+    parts = urlsplit(url.rstrip("/"))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RuntimeError(f"not an http(s) URL: {url}")
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname, parts.port, timeout=120)
+    prefix = parts.path
+
+    def get(path: str) -> tuple[int, bytes]:
+        conn.request("GET", prefix + path, headers={"Accept-Encoding": "gzip"})
+        response = conn.getresponse()
+        return response.status, response.read()
+
+    status, body = get(f"/tiles/{layers}/tilejson.json")
+    if status != 200:
+        message = json.loads(body).get("message", {}).get("en", body[:200]) if body else status
+        raise RuntimeError(f"{url}/tiles/{layers}/tilejson.json answered {status}: {message}")
+    todo = list(tiles_covering(tuple(json.loads(body)["bounds"]), zooms))
+    counts = {"tiles": len(todo), "ok": 0, "empty": 0}
+    bar = progressbar(todo, label="seeding") if progressbar else _Plain(todo)
+    with bar as tiles:
+        for t in tiles:
+            status, _ = get(f"/tiles/{layers}/{t.z}/{t.x}/{t.y}.mvt")
+            if status == 200:
+                counts["ok"] += 1
+            elif status == 204:
+                counts["empty"] += 1
+            else:
+                raise RuntimeError(f"tile {t.z}/{t.x}/{t.y} answered {status}")
+    conn.close()
+    return counts
+
+
+class _Plain:
+    """Stands in for a progress bar when none is wanted."""
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def __enter__(self) -> list:
+        return self.items
+
+    def __exit__(self, *exc: object) -> None:
+        return None
