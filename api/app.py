@@ -8,6 +8,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import downloads, features, maps, tiles
+from api import choropleth_map, indicators, places
 from api.errors import install_error_handlers
 from api.negotiation import wants_html
 from api.settings import Settings
@@ -36,6 +37,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(features.router)
     app.include_router(downloads.router)
     app.include_router(maps.router)
+    app.include_router(indicators.router)
+    app.include_router(places.router)
+    app.include_router(choropleth_map.router)
     app.include_router(tiles.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     return app

@@ -35,6 +35,66 @@ def build(
     typer.echo(f"written to {target.path}")
 
 
+indicators_app = typer.Typer(help="指标 Indicators: load tables, rebuild the seed facts",
+                             no_args_is_help=True)
+app.add_typer(indicators_app, name="indicators")
+
+
+@indicators_app.command("load")
+def indicators_load(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV (UTF-8/GBK) or XLSX"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only print the join report"),
+    key: str = typer.Option(None, help="Key column (code or name); guessed if absent"),
+    parent: str = typer.Option(None, help="Parent column (上级) to separate shared names"),
+    level: str = typer.Option("", help="Match only units of this level: county, township…"),
+    indicator: str = typer.Option(None, help="Indicator id (tables with one column per year)"),
+    year: int = typer.Option(None, help="Year of a table with one column per indicator"),
+    unit: str = typer.Option("", help="Unit, if the table does not say"),
+    source: str = typer.Option("", help="Citation: source title (default: the table title)"),
+    source_date: str = typer.Option("", help="Date of the source"),
+    sheet: str = typer.Option(None, help="XLSX sheet (default: the first)"),
+    store: Path = typer.Option(None, help="GeoPackage (default: GONGFU_STORE_PATH)"),
+) -> None:
+    """Join an indicator table to the place registries and save it (or only report)."""
+    import json
+
+    from layers import indicators
+    from layers.indicator_upload import UploadOptions, join_table, read_table
+    from layers.place_names import PlaceRegistry
+    from layers.store import GeoPackageStore
+
+    target = GeoPackageStore(store or Settings().store_path)
+    options = UploadOptions(key=key, parent=parent, level=level, indicator=indicator,
+                            year=year, unit=unit, source=source, source_date=source_date,
+                            sheet=sheet)
+    try:
+        result = join_table(read_table(file.read_bytes(), file.name, sheet),
+                            PlaceRegistry.from_store(target), options, file.name)
+    except AtlasError as error:
+        typer.echo(f"{error.message_zh}\n{error.message_en}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(result.report, ensure_ascii=False, indent=1, default=str))
+    summary = result.report["summary"]
+    if not dry_run and len(result.table.facts):
+        indicators.save(target, indicators.load(target).merged(result.table))
+        typer.echo(f"saved {summary['values']} values to {target.path}", err=True)
+    else:
+        typer.echo("dry run: nothing saved" if dry_run else "no values to save", err=True)
+
+
+@indicators_app.command("seed")
+def indicators_seed(
+    source: Path = typer.Option(None, help="seed_indicators.csv (default: ../shared/data)"),
+) -> None:
+    """Rebuild data/indicators/seed_facts.csv from the source-document figures."""
+    from layers import indicators
+
+    facts = indicators.build_seed(source or indicators.SHARED_SEED)
+    facts.to_csv(indicators.SEED_FACTS, index=False)
+    typer.echo(f"{len(facts)} rows → {indicators.SEED_FACTS}")
+    typer.echo(facts["match"].str.split(":").str[0].value_counts().to_string())
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1"),

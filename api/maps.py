@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from folium.elements import JSCSSMixin
 from folium.template import Template
 
+from api.vector_grid import VectorTileLayer
 from layers.store import Store
 
 router = APIRouter()
@@ -100,6 +101,14 @@ def _name(store: Store, layer_id: str) -> str:
     return f"{layer.title_zh} {layer.title_en}"
 
 
+COUNTY_ALIASES = ["区县 County", "面积 Area (km²)", "面积 Area (亩 mu)"]
+
+
+def _point_style(colour: str, radius: int, class_name: str) -> dict:
+    return {"radius": radius, "color": "#fff", "weight": 1.5, "fill": True, "fillColor": colour,
+            "fillOpacity": 0.95, "className": class_name}
+
+
 def _counties(store: Store, frame: gpd.GeoDataFrame) -> folium.GeoJson:
     colours = {code: COUNTY_COLOURS[i % len(COUNTY_COLOURS)]
                for i, code in enumerate(sorted(frame["code"]))}
@@ -112,7 +121,7 @@ def _counties(store: Store, frame: gpd.GeoDataFrame) -> folium.GeoJson:
         highlight_function=lambda f: {"weight": 3, "color": "#222", "fillOpacity": 0.75},
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "area_km2", "area_mu"],
-            aliases=["区县 County", "面积 Area (km²)", "面积 Area (亩 mu)"],
+            aliases=COUNTY_ALIASES,
             localize=True, sticky=True,
         ),
     )
@@ -148,10 +157,11 @@ def _legend(root: str, township_seats: tuple[int, int] | None) -> str:
     )
 
 
-def build_map(store: Store, root: str = "") -> AtlasMap:
+def build_map(store: Store, root: str = "", tiles_threshold: int | None = None) -> AtlasMap:
     """The Huzhou map: counties, city outline, county and township seats, no basemap.
 
     `root` is the app's root path ("" or e.g. "/atlas"); local URLs are built under it.
+    Layers with more than `tiles_threshold` features come from /tiles as MVT (None: never).
     """
     static_url = f"{root}/static"
     cities = _frame(store, "cities", ["code", "name"])
@@ -166,21 +176,55 @@ def build_map(store: Store, root: str = "") -> AtlasMap:
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap（需联网 online）", overlay=False,
                      show=False, control=True).add_to(fmap)
 
+    # Above `tiles_threshold` features a layer is drawn from our MVT tiles, not inline GeoJSON.
+    def tiled(frame: gpd.GeoDataFrame) -> bool:
+        return tiles_threshold is not None and len(frame) > tiles_threshold
+
+    def tile_url(layer_id: str, fields: list[str]) -> str:
+        return f"{root}/tiles/{layer_id}/{{z}}/{{x}}/{{y}}.mvt?properties={','.join(fields)}"
+
     if counties is not None:
-        _counties(store, counties).add_to(fmap)
+        if tiled(counties):
+            fields = ["name", "area_km2", "area_mu"]
+            VectorTileLayer(
+                tile_url("counties", ["code", *fields]), "counties", _name(store, "counties"),
+                static_url, palette=COUNTY_COLOURS, tooltip=list(zip(fields, COUNTY_ALIASES)),
+                style={"color": "#555", "weight": 1, "fill": True, "fillOpacity": 0.55,
+                       "className": "atlas-county"},
+                highlight={"weight": 3, "color": "#222", "fillOpacity": 0.75},
+            ).add_to(fmap)
+        else:
+            _counties(store, counties).add_to(fmap)
     if cities is not None:
-        folium.GeoJson(cities, name=_name(store, "cities"),
-                       style_function=lambda f: CITY_STYLE).add_to(fmap)
+        if tiled(cities):
+            VectorTileLayer(tile_url("cities", ["code", "name"]), "cities",
+                            _name(store, "cities"), static_url, style=CITY_STYLE,
+                            tooltip=[("name", "地级市 City")]).add_to(fmap)
+        else:
+            folium.GeoJson(cities, name=_name(store, "cities"),
+                           style_function=lambda f: CITY_STYLE).add_to(fmap)
     seats = _frame(store, "county_seats", ["code", "name"])
     if seats is not None:
-        _points(_name(store, "county_seats"), seats, COUNTY_SEAT_COLOUR, 6, "atlas-county-seat",
-                ["name"], ["县政府驻地 County seat of"]).add_to(fmap)
+        if tiled(seats):
+            VectorTileLayer(tile_url("county_seats", ["code", "name"]), "county_seats",
+                            _name(store, "county_seats"), static_url,
+                            style=_point_style(COUNTY_SEAT_COLOUR, 6, "atlas-county-seat"),
+                            tooltip=[("name", "县政府驻地 County seat of")]).add_to(fmap)
+        else:
+            _points(_name(store, "county_seats"), seats, COUNTY_SEAT_COLOUR, 6,
+                    "atlas-county-seat", ["name"], ["县政府驻地 County seat of"]).add_to(fmap)
     townships = _frame(store, "townships", ["code", "name", "type", "county_name"])
     township_seats = None
     if townships is not None:  # 36 of 72 have a GeoNames seat; the rest are skipped
-        _points(_name(store, "townships"), townships, TOWNSHIP_COLOUR, 4, "atlas-township",
-                ["name", "type", "county_name"], ["乡镇 Township", "类型 Type", "区县 County"],
-                ).add_to(fmap)
+        fields, aliases = ["name", "type", "county_name"], ["乡镇 Township", "类型 Type", "区县 County"]
+        if tiled(townships):
+            VectorTileLayer(tile_url("townships", ["code", *fields]), "townships",
+                            _name(store, "townships"), static_url,
+                            style=_point_style(TOWNSHIP_COLOUR, 4, "atlas-township"),
+                            tooltip=list(zip(fields, aliases))).add_to(fmap)
+        else:
+            _points(_name(store, "townships"), townships, TOWNSHIP_COLOUR, 4, "atlas-township",
+                    fields, aliases).add_to(fmap)
         township_seats = (len(townships), len(store.frame("townships")))
 
     InfoBox(_legend(root, township_seats), static_url).add_to(fmap)
@@ -193,7 +237,8 @@ def build_map(store: Store, root: str = "") -> AtlasMap:
 def home_map(request: Request) -> str:
     """The rendered HTML of the home map for this request (static URLs honour root_path)."""
     root = request.scope.get("root_path", "").rstrip("/")
-    return build_map(request.app.state.store, root).get_root().render()
+    threshold = request.app.state.settings.map_tiles_threshold
+    return build_map(request.app.state.store, root, threshold).get_root().render()
 
 
 @router.get("/maps/overview", response_class=HTMLResponse)
