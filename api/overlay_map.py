@@ -1,0 +1,103 @@
+"""`/maps/overlay/{id}`: a planner's upload drawn over the atlas' own layers (offline Folium).
+
+Reuses the home map's offline set-up (`api.maps.AtlasMap`: Leaflet from /static/vendor, no CDN).
+Folium writes tooltip values, aliases and layer names into the page with innerHTML, unescaped;
+an upload's attribute text is the sender's, so every string shown is HTML-escaped here first.
+"""
+
+from __future__ import annotations
+
+import html
+
+import folium
+import geopandas as gpd
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from api.maps import ATTRIBUTION, AtlasMap, Attribution, InfoBox
+from api.uploads import owner_of, uploads_of
+from layers.overlay import ZONE_LAYERS
+
+router = APIRouter(tags=["uploads"])
+
+UPLOAD_COLOUR = "#d7301f"
+ZONE_STYLES = {"counties": {"color": "#555", "weight": 1.5, "fillColor": "#e0e0e0",
+                            "fillOpacity": 0.35, "className": "atlas-county"},
+               "townships": {"color": "#2166ac", "weight": 1, "fill": False,
+                             "dashArray": "4 3", "className": "atlas-township-area"},
+               "axis_domains": {"color": "#1b7837", "weight": 1, "fillOpacity": 0.15,
+                                "className": "atlas-axis-domain"}}
+MAX_TOOLTIP_FIELDS = 6
+
+
+def escaped(frame: gpd.GeoDataFrame, columns: list[str]) -> gpd.GeoDataFrame:
+    """`columns` with every value as HTML-escaped text (safe for innerHTML)."""
+    out = gpd.GeoDataFrame(
+        {c: [None if v is None else html.escape(str(v)) for v in frame[c]] for c in columns},
+        geometry=frame.geometry.to_numpy(), crs=4326)
+    return out
+
+
+def build_overlay_map(public, record, upload_store, root: str = "") -> AtlasMap:
+    """The upload's layers (red) over the zone layers the public store holds."""
+    static_url = f"{root}/static"
+    frames = [(layer, upload_store.frame(layer.id)) for layer in record.layers]
+    bounds = gpd.GeoSeries([g for _, f in frames for g in f.geometry], crs=4326).total_bounds
+    west, south, east, north = bounds
+    fmap = AtlasMap(static_url, location=[(south + north) / 2, (west + east) / 2],
+                    zoom_start=11, tiles=None, control_scale=True)
+    fmap.get_root().title = "上传叠加 Upload overlay · 共富图集 Gongfu Atlas"
+    present = {layer.id: layer for layer in public.layers()}
+    for zone_id in ZONE_LAYERS:
+        layer = present.get(zone_id)
+        if layer is None or layer.geometry_type not in ("Polygon", "MultiPolygon"):
+            continue
+        zones = public.frame(zone_id)
+        zones = zones[zones.geometry.notna()]
+        folium.GeoJson(
+            escaped(zones, ["code", "name"]), name=html.escape(layer.title),
+            style_function=lambda f, s=ZONE_STYLES[zone_id]: s,
+            tooltip=folium.GeoJsonTooltip(fields=["name", "code"],
+                                          aliases=["名称 Name", "代码 Code"]),
+        ).add_to(fmap)
+    for layer, frame in frames:
+        fields = [c for c in frame.columns if c != frame.geometry.name][:MAX_TOOLTIP_FIELDS]
+        safe = escaped(frame, fields)
+        kwargs = {}
+        if layer.geometry_type in ("Point", "MultiPoint"):
+            kwargs["marker"] = folium.CircleMarker(radius=6, color="#fff", weight=1.5, fill=True,
+                                                   fill_color=UPLOAD_COLOUR, fill_opacity=0.9)
+        folium.GeoJson(
+            safe, name=f"上传 Upload: {html.escape(layer.title_zh)}",
+            style_function=lambda f: {"color": UPLOAD_COLOUR, "weight": 2.5,
+                                      "fillColor": UPLOAD_COLOUR, "fillOpacity": 0.35,
+                                      "className": "atlas-upload"},
+            tooltip=folium.GeoJsonTooltip(fields=fields,
+                                          aliases=[html.escape(f) for f in fields]),
+            **kwargs,
+        ).add_to(fmap)
+    legend = (
+        '<div class="atlas-title">上传叠加<br><small>Upload overlay</small></div>'
+        f'<div>{html.escape(record.filename)}</div>'
+        f'<div><span class="key" style="background:{UPLOAD_COLOUR}"></span>'
+        "上传图层 Uploaded layer（仅本人可见 private）</div>"
+        '<div><span class="key key-county"></span>区县 County</div>'
+    )
+    InfoBox(legend, static_url).add_to(fmap)
+    Attribution(ATTRIBUTION + " | 上传 Upload: 用户自有数据 owner's own data").add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    fmap.fit_bounds([[south, west], [north, east]], padding=(20, 20))
+    return fmap
+
+
+@router.get("/maps/overlay/{upload_id}", response_class=HTMLResponse)
+def overlay_map(request: Request, upload_id: str) -> HTMLResponse:
+    """The upload over counties (and townships / axis domains when present); owner only."""
+    record, upload_store = uploads_of(request).store.layers_store(
+        upload_id, owner_of(request, required=False))
+    root = request.scope.get("root_path", "").rstrip("/")
+    page = build_overlay_map(request.app.state.store, record, upload_store, root)
+    # The token may be in the URL (?access_token=): keep it out of caches and Referer headers.
+    return HTMLResponse(page.get_root().render(),
+                        headers={"Cache-Control": "private, no-store",
+                                 "Referrer-Policy": "no-referrer"})

@@ -1,0 +1,309 @@
+"""Planner uploads: `POST /uploads` (multipart), then the owner's report, features, downloads,
+overlay and deletion. Everyone else gets 404 for an upload, whether it exists or not.
+
+The body is parsed as it streams (python-multipart), each part written straight to a private
+work folder, and the size limit is enforced on the bytes received, not on a header's promise.
+A bad upload leaves nothing behind: the work folder is removed and the store is untouched.
+
+Tokens: `Authorization: Bearer <token>`; map pages opened in a browser may pass
+`?access_token=` instead (RFC 6750 §2.3), since a link cannot carry a header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from api.negotiation import wants_html
+from api.pages import render_page
+from geo import geojson
+from geo.archive import UnpackLimits
+from geo.errors import InvalidParameter, PayloadTooLarge, Unauthorized
+from geo.vector_io import resolve_encoding, resolve_format, write_vector
+from geo.crs import resolve_crs
+from geo.vector_read import read_folder
+from layers.overlay import overlay
+from layers.uploads import (Tokens, UploadRecord, UploadStore, build_report, huzhou_outline,
+                            remove_tree)
+
+router = APIRouter(tags=["uploads"])
+
+
+class UploadSettings(BaseSettings):
+    """Upload settings (env prefix GONGFU_, e.g. GONGFU_UPLOAD_MAX_MB=50)."""
+
+    model_config = SettingsConfigDict(env_prefix="GONGFU_")
+
+    uploads_dir: Path | None = None  # default: "uploads" beside the store file
+    upload_max_mb: float = 200.0
+    upload_max_unpacked_mb: float = 1024.0
+    upload_max_ratio: float = 200.0
+    api_keys: str = ""  # comma-separated keys that may own uploads (e.g. for the CLI)
+
+    def limits(self) -> UnpackLimits:
+        return UnpackLimits(max_upload_bytes=int(self.upload_max_mb * 2**20),
+                            max_unpacked_bytes=int(self.upload_max_unpacked_mb * 2**20),
+                            max_ratio=self.upload_max_ratio)
+
+
+class Uploads:
+    """What the routes need: the upload store, token rules and limits."""
+
+    def __init__(self, settings: UploadSettings, store_path: Path) -> None:
+        self.settings = settings
+        folder = settings.uploads_dir or Path(store_path).parent / "uploads"
+        self.store = UploadStore(folder)
+        keys = {k.strip() for k in settings.api_keys.split(",")}
+        self.tokens = Tokens(Tokens.load_secret(folder), keys)
+        self.limits = settings.limits()
+
+
+def uploads_of(request: Request) -> Uploads:
+    state = request.app.state
+    if getattr(state, "uploads", None) is None:
+        store = state.store
+        path = getattr(store, "path", None) or state.settings.store_path
+        state.uploads = Uploads(UploadSettings(), Path(path))
+    return state.uploads
+
+
+def _token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.query_params.get("access_token")
+
+
+def owner_of(request: Request, required: bool) -> str | None:
+    """The caller's owner id; 401 when `required` and the token is missing or unknown."""
+    token = _token(request)
+    owner = uploads_of(request).tokens.owner(token)
+    if owner is None and (required or token):
+        raise Unauthorized(
+            "需要有效的访问令牌（Authorization: Bearer …）。",
+            "A valid access token is required (Authorization: Bearer …).",
+        )
+    return owner
+
+
+_SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
+
+
+def _part_filename(disposition: bytes) -> str | None:
+    _, params = parse_options_header(disposition)
+    raw = params.get(b"filename")
+    if raw is None:
+        return None
+    name = raw.decode("utf-8", errors="replace").replace("\\", "/").rsplit("/", 1)[-1]
+    name = _SAFE_NAME.sub("_", name).strip("._") or "upload"
+    return name[:120]
+
+
+async def receive(request: Request, folder: Path, max_bytes: int) -> list[str]:
+    """Stream a multipart body's file parts into `folder`; returns the saved file names."""
+    ctype, params = parse_options_header(request.headers.get("content-type", ""))
+    if ctype != b"multipart/form-data" or b"boundary" not in params:
+        raise InvalidParameter("请以 multipart/form-data 上传文件（字段 file）。",
+                               "Send the files as multipart/form-data (field 'file').")
+    too_big = PayloadTooLarge(
+        f"上传超过 {max_bytes / 2**20:.0f} MB 上限。",
+        f"The upload exceeds the {max_bytes / 2**20:.0f} MB limit.", limit_bytes=max_bytes)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes + 64 * 1024:  # multipart overhead
+        raise too_big
+    saved: list[str] = []
+    part: dict = {}
+
+    def on_part_begin() -> None:
+        part.clear()
+        part["headers"] = {}
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        part["field"] = part.get("field", b"") + data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        part["value"] = part.get("value", b"") + data[start:end]
+
+    def on_header_end() -> None:
+        part["headers"][part.pop("field", b"").lower()] = part.pop("value", b"")
+
+    def on_headers_finished() -> None:
+        name = _part_filename(part["headers"].get(b"content-disposition", b""))
+        if name is None:
+            part["out"] = None  # a plain form field: ignored
+            return
+        stem, dot, ext = name.rpartition(".")
+        candidate, n = name, 1
+        while candidate in saved:
+            n += 1
+            candidate = f"{stem}_{n}{dot}{ext}" if dot else f"{name}_{n}"
+        saved.append(candidate)
+        part["out"] = open(folder / candidate, "wb")
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if part.get("out") is not None:
+            part["out"].write(data[start:end])
+
+    def on_part_end() -> None:
+        if part.get("out") is not None:
+            part["out"].close()
+
+    parser = MultipartParser(params[b"boundary"], {
+        "on_part_begin": on_part_begin, "on_header_field": on_header_field,
+        "on_header_value": on_header_value, "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
+        "on_part_end": on_part_end,
+    })
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > max_bytes:
+                raise too_big
+            parser.write(chunk)
+        parser.finalize()
+    finally:
+        if part.get("out") is not None and not part["out"].closed:
+            part["out"].close()
+    if not saved:
+        raise InvalidParameter("请求中没有文件。", "The request holds no file.")
+    return saved
+
+
+def _links(request: Request, record: UploadRecord) -> list[dict]:
+    base = f"{str(request.base_url).rstrip('/')}/uploads/{record.id}"
+    links = [{"href": base, "rel": "self", "type": "application/json"},
+             {"href": f"{base}?f=html", "rel": "alternate", "type": "text/html"},
+             {"href": f"{base}/overlay", "rel": "overlay", "type": "application/json"},
+             {"href": f"{str(request.base_url).rstrip('/')}/maps/overlay/{record.id}",
+              "rel": "map", "type": "text/html"}]
+    for layer in record.layers:
+        links.append({"href": f"{base}/layers/{layer.id}/items", "rel": "items",
+                      "type": "application/geo+json", "title": layer.title_zh})
+        links.append({"href": f"{base}/layers/{layer.id}/download?format=gpkg",
+                      "rel": "enclosure", "title": f"{layer.title_zh} (GeoPackage)"})
+    return links
+
+
+@router.post("/uploads", status_code=201)
+async def create_upload(
+    request: Request,
+    crs: str | None = Query(None, description="CRS of the coordinates when the files do not "
+                            "say (or say wrongly), e.g. EPSG:4549, EPSG:2385 or GCJ-02"),
+    dry_run: bool = Query(False, description="Only report; store nothing"),
+) -> JSONResponse:
+    """Upload zip/shp parts/gpkg/geojson/kml/kmz/csv (multipart field `file`, repeatable)."""
+    uploads = uploads_of(request)
+    owner = owner_of(request, required=False)
+    work = Path(tempfile.mkdtemp(prefix="gongfu-upload-"))
+    try:
+        names = await receive(request, work, uploads.limits.max_upload_bytes)
+        filename = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1})"
+        outline = huzhou_outline(request.app.state.store)
+
+        def read_and_save():
+            read = read_folder(work, crs_override=crs, limits=uploads.limits)
+            report = build_report(read, filename, outline)
+            if dry_run:
+                return None, report
+            return read, report
+
+        read, report = await asyncio.to_thread(read_and_save)
+        if dry_run:
+            return JSONResponse({"dry_run": True, "report": report}, status_code=200)
+        token = None
+        if owner is None:
+            token = uploads.tokens.issue()
+            owner = uploads.tokens.owner(token)
+        record = await asyncio.to_thread(uploads.store.save, owner, read, report, filename)
+    finally:
+        remove_tree(work)
+    body = {"id": record.id, "report": report, "links": _links(request, record)}
+    if token:
+        body["token"] = token
+        body["token_note"] = {"zh": "请妥善保存此令牌：只有持有者能查看、下载或删除此上传。",
+                              "en": "Keep this token: only its holder can see, download or "
+                                    "delete this upload."}
+    return JSONResponse(body, status_code=201)
+
+
+@router.get("/uploads")
+def list_uploads(request: Request) -> JSONResponse:
+    """The caller's own uploads (never anyone else's)."""
+    owner = owner_of(request, required=True)
+    records = uploads_of(request).store.list(owner)
+    return JSONResponse({"uploads": [r.summary() for r in records]})
+
+
+@router.get("/uploads/{upload_id}")
+def get_upload(request: Request, upload_id: str) -> Response:
+    """The upload's report (JSON, or bilingual HTML with `f=html`)."""
+    record = uploads_of(request).store.get(upload_id, owner_of(request, required=False))
+    if wants_html(request):
+        return HTMLResponse(render_page("upload_report.html", request, record=record,
+                                        report=record.report))
+    return JSONResponse({**record.summary(), "report": record.report,
+                         "links": _links(request, record)})
+
+
+@router.delete("/uploads/{upload_id}", status_code=204)
+def delete_upload(request: Request, upload_id: str) -> Response:
+    uploads_of(request).store.delete(upload_id, owner_of(request, required=False))
+    return Response(status_code=204)
+
+
+def _layer(request: Request, upload_id: str, layer_id: str):
+    record, store = uploads_of(request).store.layers_store(
+        upload_id, owner_of(request, required=False))
+    layer = store.layer(layer_id)
+    return record, store, layer
+
+
+@router.get("/uploads/{upload_id}/layers/{layer_id}/items")
+def upload_items(request: Request, upload_id: str, layer_id: str,
+                 limit: int = Query(1000, ge=1, le=10000),
+                 offset: int = Query(0, ge=0)) -> JSONResponse:
+    """The layer's features as GeoJSON (WGS84)."""
+    _, store, layer = _layer(request, upload_id, layer_id)
+    page = store.features(layer.id, limit=limit, offset=offset)
+    frame = page.features
+    props = [c for c in frame.columns if c != frame.geometry.name]
+    feats = geojson.features(frame, frame.geometry.to_numpy(), props, 7)
+    return JSONResponse({"type": "FeatureCollection", "features": feats,
+                         "numberMatched": page.number_matched,
+                         "numberReturned": len(feats)}, media_type="application/geo+json")
+
+
+@router.get("/uploads/{upload_id}/layers/{layer_id}/download")
+def upload_download(request: Request, upload_id: str, layer_id: str,
+                    format_key: str = Query("geojson", alias="format"),
+                    encoding_key: str = Query("utf-8", alias="encoding"),
+                    crs: str | None = Query(None)) -> Response:
+    """The layer as a file (geo.vector_io writers: geojson, gpkg, shp, kml, csv)."""
+    record, store, layer = _layer(request, upload_id, layer_id)
+    frame = store.frame(layer.id)
+    result = write_vector(frame, name=layer.id, geometry_type=layer.geometry_type,
+                          fmt=resolve_format(format_key), crs=resolve_crs(crs),
+                          encoding=resolve_encoding(encoding_key),
+                          description=f"{layer.title_zh} — {layer.provenance.source}")
+    headers = {"Content-Disposition": f'attachment; filename="{result.filename}"',
+               "Cache-Control": "private, no-store"}
+    return Response(result.content, media_type=result.media_type, headers=headers)
+
+
+@router.get("/uploads/{upload_id}/overlay")
+def upload_overlay(request: Request, upload_id: str) -> JSONResponse:
+    """Counties (townships, axis domains, carbon raster when present) the upload meets."""
+    record, store = uploads_of(request).store.layers_store(
+        upload_id, owner_of(request, required=False))
+    layers = [(layer, store.frame(layer.id)) for layer in record.layers]
+    return JSONResponse({"upload": upload_id,
+                         **overlay(request.app.state.store, layers)})
+

@@ -1,0 +1,104 @@
+"""Overlay a planner's upload on the atlas' own layers: what it covers, where, how much.
+
+Zone layers are the polygon layers named in `ZONE_LAYERS` that the store holds right now:
+counties today, townships once `gongfu import-boundaries` has published polygons, axis domains
+(发展轴 影响区) when that layer lands. Raster layers (bamboo carbon density) join through
+`RASTER_LAYERS` when the store can compute zonal totals (`zonal_totals(layer_id, geoms)`);
+until then the overlay says they are not available, rather than inventing numbers.
+
+Areas are in km² and 亩 on CGCS2000 3° Gauss-Kruger CM 120E (EPSG:4549), never Web Mercator.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from geo.measure import HUZHOU_ZONE_EPSG, MU_PER_KM2, area_km2, length_km
+from layers.model import Layer
+from layers.store import Store
+
+ZONE_LAYERS = ("counties", "townships", "axis_domains")
+RASTER_LAYERS = ("bamboo_carbon",)
+_POLYGONAL = {"Polygon", "MultiPolygon"}
+
+
+def overlay(store: Store, layers: list[tuple[Layer, gpd.GeoDataFrame]]) -> dict:
+    """Per upload layer: its total measure and, per zone layer, the zones it meets."""
+    present = {layer.id: layer for layer in store.layers()}
+    zones, skipped = [], []
+    for zone_id in ZONE_LAYERS:
+        layer = present.get(zone_id)
+        if layer is None:
+            skipped.append({"layer": zone_id, "reason": "not in the store yet"})
+        elif layer.geometry_type not in _POLYGONAL:
+            skipped.append({"layer": zone_id, "reason": f"{layer.geometry_type} layer, not "
+                            "polygons (township polygons come from import-boundaries)"})
+        else:
+            zones.append(layer)
+    rasters = [_raster(store, present, raster_id) for raster_id in RASTER_LAYERS]
+    out = []
+    for layer, frame in layers:
+        geoms = frame.geometry.to_numpy()
+        entry = {"layer": layer.id, "title": layer.title_zh,
+                 "geometry_type": layer.geometry_type, "total": _measure(geoms, layer),
+                 "zones": {}}
+        for zone in zones:
+            entry["zones"][zone.id] = _against(geoms, layer, store.frame(zone.id))
+        entry["rasters"] = [r(geoms) if callable(r) else r for r in rasters]
+        out.append(entry)
+    return {"area_crs": f"EPSG:{HUZHOU_ZONE_EPSG}", "layers": out,
+            "zone_layers": [z.id for z in zones], "not_used": skipped}
+
+
+def _raster(store: Store, present: dict[str, Layer], raster_id: str):
+    zonal = getattr(store, "zonal_totals", None)
+    if raster_id in present and zonal is not None:
+        return lambda geoms: {"layer": raster_id, "available": True,
+                              **zonal(raster_id, geoms)}
+    return {"layer": raster_id, "available": False,
+            "reason": "raster not in the store yet (zonal totals join when it is)"}
+
+
+def _measure(geoms: np.ndarray, layer: Layer) -> dict:
+    family = layer.geometry_type.removeprefix("Multi")
+    if family == "Polygon":
+        km2 = float(area_km2(np.array([shapely.union_all(geoms)]), HUZHOU_ZONE_EPSG)[0])
+        return {"area_km2": round(km2, 6), "area_mu": round(km2 * MU_PER_KM2, 2)}
+    if family == "LineString":
+        return {"length_km": round(float(length_km(geoms).sum()), 6)}
+    return {"count": int(len(geoms))}
+
+
+def _against(geoms: np.ndarray, layer: Layer, zones: gpd.GeoDataFrame) -> list[dict]:
+    """The zones an upload layer meets, with the area/length/count inside each."""
+    family = layer.geometry_type.removeprefix("Multi")
+    zones = zones[~zones.geometry.isna()]
+    if family == "Polygon":
+        # Dissolve first: overlapping upload polygons must not count the same ground twice.
+        merged = shapely.union_all(geoms)
+        hits = zones.sindex.query(merged, predicate="intersects")
+        parts = shapely.intersection(zones.geometry.to_numpy()[hits], merged)
+        km2 = area_km2(parts, HUZHOU_ZONE_EPSG)
+        rows = [{"code": str(zones.index[h]), "name": _name(zones, h),
+                 "area_km2": round(float(a), 6), "area_mu": round(float(a) * MU_PER_KM2, 2)}
+                for h, a in zip(hits, km2) if a > 0]
+        return sorted(rows, key=lambda r: -r["area_km2"])
+    if family == "LineString":
+        merged = shapely.union_all(geoms)
+        hits = zones.sindex.query(merged, predicate="intersects")
+        parts = shapely.intersection(zones.geometry.to_numpy()[hits], merged)
+        km = length_km(parts)
+        rows = [{"code": str(zones.index[h]), "name": _name(zones, h),
+                 "length_km": round(float(v), 6)} for h, v in zip(hits, km) if v > 0]
+        return sorted(rows, key=lambda r: -r["length_km"])
+    pairs = zones.sindex.query(geoms, predicate="intersects")
+    counts = np.bincount(pairs[1], minlength=len(zones)) if pairs.size else np.zeros(len(zones))
+    rows = [{"code": str(zones.index[h]), "name": _name(zones, h), "count": int(counts[h])}
+            for h in np.flatnonzero(counts)]
+    return sorted(rows, key=lambda r: -r["count"])
+
+
+def _name(zones: gpd.GeoDataFrame, i: int) -> str:
+    return str(zones["name"].iloc[i]) if "name" in zones.columns else ""

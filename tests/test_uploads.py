@@ -1,0 +1,306 @@
+"""Planner uploads through the API: report, privacy between tokens, restart survival, hostile
+files, escaping, overlay areas against a hand-computed case. Fixtures are built in code."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import threading
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from pyproj import Transformer
+
+from api.app import create_app
+from api.settings import Settings
+from layers.model import Layer, Provenance
+from layers.store import GeoPackageStore
+from test_vector_read import EASTINGS, NAMES, NORTHINGS, gbk_shapefile
+
+SCRIPT = "<script>window.pwned=1</script>"
+
+
+@pytest.fixture()
+def app_env(store_path: Path, tmp_path: Path, monkeypatch):
+    """A private copy of the Huzhou store, its uploads folder, and an app factory (a
+    "restart" is a new app on the same files)."""
+    path = tmp_path / "atlas.gpkg"
+    shutil.copyfile(store_path, path)
+    monkeypatch.setenv("GONGFU_UPLOADS_DIR", str(tmp_path / "uploads"))
+
+    def make() -> TestClient:
+        return TestClient(create_app(Settings(store_path=path)))
+
+    return make, path, tmp_path / "uploads"
+
+
+def gbk_zip(tmp_path: Path, x_offset: float = 40_000_000) -> bytes:
+    folder = tmp_path / "shp"
+    gbk_shapefile(folder / "内层", x_offset=x_offset)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+def post(client: TestClient, name: str, data: bytes, token: str | None = None, **params):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post("/uploads", files={"file": (name, data)}, headers=headers,
+                       params=params)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def geojson_bytes(geoms, props: list[dict]) -> bytes:
+    frame = gpd.GeoDataFrame(props, geometry=list(geoms), crs=4326)
+    return frame.to_json().encode()
+
+
+def test_gbk_zip_upload_reports_encoding_crs_and_huzhou(app_env, tmp_path: Path) -> None:
+    make, _, _ = app_env
+    client = make()
+    response = post(client, "规划.zip", gbk_zip(tmp_path))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["token"].startswith("gfu_")
+    (layer,) = body["report"]["layers"]
+    assert layer["encoding"]["codec"] == "gb18030"
+    assert layer["crs"]["key"] == "EPSG:4528" and layer["crs"]["how"] == "inferred"
+    assert layer["feature_count"] == 3 and {"名称", "编号"} <= {f["name"] for f in layer["fields"]}
+    assert body["report"]["inside_huzhou"] == "inside"
+    assert "gb18030" in body["report"]["summary"]["en"] and "推断" in body["report"]["summary"]["zh"]
+    items = client.get(f"/uploads/{body['id']}/layers/layer_1/items", headers=auth(body["token"]))
+    assert items.status_code == 200
+    coords = np.array([f["geometry"]["coordinates"] for f in items.json()["features"]])
+    lon, lat = Transformer.from_crs(4528, 4326, always_xy=True).transform(
+        EASTINGS + 40_000_000, NORTHINGS)
+    np.testing.assert_allclose(coords, np.column_stack([lon, lat]), atol=1e-7)
+    assert [f["properties"]["名称"] for f in items.json()["features"]] == NAMES
+
+
+def test_privacy_between_two_tokens_and_restart(app_env, tmp_path: Path) -> None:
+    make, _, _ = app_env
+    client = make()
+    a = post(client, "a.zip", gbk_zip(tmp_path)).json()
+    b = post(client, "b.zip", gbk_zip(tmp_path)).json()
+    assert a["token"] != b["token"]
+    mine = f"/uploads/{a['id']}"
+    paths = [mine, f"{mine}/layers/layer_1/items", f"{mine}/layers/layer_1/download?format=gpkg",
+             f"{mine}/overlay", f"/maps/overlay/{a['id']}"]
+    for path in paths:
+        assert client.get(path, headers=auth(a["token"])).status_code == 200, path
+        other = client.get(path, headers=auth(b["token"]))
+        assert other.status_code == 404, path
+        assert other.json()["message"]["zh"] and other.json()["message"]["en"]
+        assert client.get(path).status_code == 404, path  # anonymous
+    assert client.delete(mine, headers=auth(b["token"])).status_code == 404
+    listed = client.get("/uploads", headers=auth(b["token"])).json()["uploads"]
+    assert [u["id"] for u in listed] == [b["id"]]
+    assert client.get("/uploads").status_code == 401
+    forged = "gfu_" + a["token"][4:-3] + "abc"
+    assert client.get("/uploads", headers=auth(forged)).status_code == 401
+    collections = client.get("/collections", params={"f": "json"}).json()["collections"]
+    assert not any(c["id"].startswith("layer_") or c["id"] == "_upload" for c in collections)
+
+    restarted = make()  # a new process would see the same files
+    again = restarted.get(mine, headers=auth(a["token"]))
+    assert again.status_code == 200 and again.json()["report"] == a["report"]
+    assert restarted.delete(mine, headers=auth(a["token"])).status_code == 204
+    assert restarted.get(mine, headers=auth(a["token"])).status_code == 404
+
+
+def test_configured_api_key_owns_uploads(app_env, tmp_path: Path, monkeypatch) -> None:
+    make, _, _ = app_env
+    monkeypatch.setenv("GONGFU_API_KEYS", "planner-key-1,planner-key-2")
+    client = make()
+    body = post(client, "k.zip", gbk_zip(tmp_path), token="planner-key-1").json()
+    assert "token" not in body
+    assert client.get(f"/uploads/{body['id']}", headers=auth("planner-key-1")).status_code == 200
+    assert client.get(f"/uploads/{body['id']}", headers=auth("planner-key-2")).status_code == 404
+
+
+def test_download_through_vector_io_round_trips(app_env, tmp_path: Path) -> None:
+    make, _, _ = app_env
+    client = make()
+    body = post(client, "a.zip", gbk_zip(tmp_path)).json()
+    got = client.get(f"/uploads/{body['id']}/layers/layer_1/download",
+                     params={"format": "shp", "encoding": "gbk", "crs": "EPSG:4549"},
+                     headers=auth(body["token"]))
+    assert got.status_code == 200 and got.headers["cache-control"] == "private, no-store"
+    path = tmp_path / "back.zip"
+    path.write_bytes(got.content)
+    back = gpd.read_file(f"zip://{path}")
+    assert sorted(back["名称"]) == sorted(NAMES)
+    assert back.crs.to_epsg() == 4549
+
+
+def test_concurrent_uploads_are_all_kept(app_env, tmp_path: Path) -> None:
+    make, _, folder = app_env
+    client = make()
+    first = post(client, "0.zip", gbk_zip(tmp_path)).json()
+    data = gbk_zip(tmp_path)
+    codes: list[int] = []
+
+    def send() -> None:
+        codes.append(post(client, "c.zip", data, token=first["token"]).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [201] * 6
+    assert len(client.get("/uploads", headers=auth(first["token"])).json()["uploads"]) == 7
+    assert not list(folder.glob(".*.tmp.gpkg"))
+
+
+def _files(folder: Path) -> set[str]:
+    """Everything in the uploads folder but the token-signing secret."""
+    return {p.name for p in folder.glob("*") if p.name != ".token-secret"} \
+        if folder.exists() else set()
+
+
+@pytest.mark.parametrize("name,members,status,code", [
+    ("trav.zip", {"../../x.geojson": b"{}"}, 422, "unsafe_upload"),
+    ("abs.zip", {"/tmp/x.geojson": b"{}"}, 422, "unsafe_upload"),
+    ("bomb.zip", {"z.geojson": bytes(30 * 2**20)}, 413, "payload_too_large"),
+    ("notes.zip", {"readme.txt": b"hello", "a.exe": b"MZ"}, 422, "unreadable_upload"),
+])
+def test_hostile_zips_get_4xx_and_nothing_written(app_env, name, members, status, code) -> None:
+    make, _, folder = app_env
+    client = make()
+    before = _files(folder)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for member, data in members.items():
+            zf.writestr(member, data)
+    response = post(client, name, buffer.getvalue())
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code and response.json()["message"]["zh"]
+    assert _files(folder) == before
+
+
+def test_truncated_shapefile_parts_uploaded_loose_get_422(app_env, tmp_path: Path) -> None:
+    make, _, folder = app_env
+    client = make()
+    shp = gbk_shapefile(tmp_path / "loose")
+    files = [("file", (p.name, p.read_bytes()[:-10] if p.suffix == ".shp" else p.read_bytes()))
+             for p in sorted(shp.parent.iterdir())]
+    response = client.post("/uploads", files=files)
+    assert response.status_code == 422 and "truncated" in response.json()["message"]["en"]
+    assert _files(folder) == set()
+    good = [("file", (p.name, p.read_bytes())) for p in sorted(shp.parent.iterdir())]
+    assert client.post("/uploads", files=good).status_code == 201
+
+
+def test_size_limit_enforced_while_streaming(app_env, monkeypatch) -> None:
+    make, _, folder = app_env
+    monkeypatch.setenv("GONGFU_UPLOAD_MAX_MB", "1")
+    client = make()
+
+    def body():  # no Content-Length: the limit must hold on the bytes actually received
+        yield b"--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.geojson\""
+        yield b"\r\n\r\n"
+        for _ in range(40):
+            yield b"0" * 65536
+        yield b"\r\n--xyz--\r\n"
+
+    response = client.post("/uploads", content=body(),
+                           headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+    assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
+    assert not list(folder.glob("*.gpkg"))
+
+
+def test_dry_run_stores_nothing(app_env, tmp_path: Path) -> None:
+    make, _, folder = app_env
+    client = make()
+    response = post(client, "a.zip", gbk_zip(tmp_path), dry_run="true")
+    assert response.status_code == 200 and response.json()["dry_run"] is True
+    assert response.json()["report"]["layers"][0]["crs"]["key"] == "EPSG:4528"
+    assert not list(folder.glob("*.gpkg"))
+
+
+def test_crs_override_and_unknown_crs(app_env) -> None:
+    make, _, _ = app_env
+    client = make()
+    csv = "name,x,y\n" + "\n".join(f"{n},{x},{y}" for n, x, y in zip(NAMES, EASTINGS, NORTHINGS))
+    body = post(client, "p.csv", csv.encode(), crs="EPSG:2385").json()
+    layer = body["report"]["layers"][0]
+    assert layer["crs"]["how"] == "override" and layer["crs"]["key"] == "EPSG:2385"
+    assert any("Xian 1980" in w["en"] for w in layer["warnings"])
+    bad = post(client, "p.csv", csv.encode(), crs="EPSG:999999")
+    assert bad.status_code == 400 and bad.json()["code"] == "unknown_crs"
+
+
+def test_script_text_is_escaped_in_map_and_report(app_env) -> None:
+    make, _, _ = app_env
+    client = make()
+    square = shapely.box(119.95, 30.85, 119.96, 30.86)
+    body = post(client, "x.geojson", geojson_bytes([square], [{"名称": SCRIPT}])).json()
+    token = body["token"]
+    page = client.get(f"/maps/overlay/{body['id']}", params={"access_token": token}).text
+    # The text is there, HTML-escaped (then JSON-escaped: & → \\u0026), never as markup.
+    assert SCRIPT not in page and "\\u0026lt;script\\u0026gt;window.pwned" in page
+    name_script = post(client, f"{SCRIPT}.geojson", geojson_bytes([square], [{"a": 1}]),
+                       token=token).json()
+    report = client.get(f"/uploads/{name_script['id']}", params={"f": "html"},
+                        headers=auth(token)).text
+    assert "<script>window" not in report
+
+
+def _synthetic_townships(store: GeoPackageStore) -> tuple[float, float]:
+    """Two clearly synthetic 4 km × 4 km 'townships' (A west, B east) inside Anji, drawn as
+    squares on EPSG:4549; returns their south-west corner (easting, northing)."""
+    e0, n0 = 460_000.0, 3_390_000.0
+    to_wgs = Transformer.from_crs(4549, 4326, always_xy=True)
+
+    def square(e, n, w, h):
+        xs, ys = to_wgs.transform([e, e + w, e + w, e, e], [n, n, n + h, n + h, n])
+        return shapely.MultiPolygon([shapely.Polygon(zip(xs, ys))])
+
+    frame = gpd.GeoDataFrame(
+        {"code": ["999000001", "999000002"], "name": ["示意A Synthetic A", "示意B Synthetic B"]},
+        geometry=[square(e0, n0, 4000, 4000), square(e0 + 4000, n0, 4000, 4000)], crs=4326)
+    layer = Layer(id="townships", title_zh="乡镇（测试用示意）", title_en="Synthetic townships",
+                  geometry_type="MultiPolygon", id_field="code",
+                  provenance=Provenance(source="test fixture", license="none",
+                                        crs_of_origin="EPSG:4549", illustrative=True))
+    store.put(layer, frame)
+    return e0, n0
+
+
+def test_overlay_areas_match_a_hand_computed_case(app_env) -> None:
+    make, path, _ = app_env
+    e0, n0 = _synthetic_townships(GeoPackageStore(path))
+    client = make()
+    # Upload: 2 km × 2 km on EPSG:4549, straddling the A|B edge: 1 km × 2 km in each.
+    # Hand computation: 4 km² = 6,000 亩 in all; 2 km² = 3,000 亩 in A and in B.
+    to_wgs = Transformer.from_crs(4549, 4326, always_xy=True)
+    xs, ys = to_wgs.transform([e0 + 3000, e0 + 5000, e0 + 5000, e0 + 3000],
+                              [n0 + 1000, n0 + 1000, n0 + 3000, n0 + 3000])
+    plot = shapely.Polygon(zip(xs, ys))
+    body = post(client, "plot.geojson", geojson_bytes([plot], [{"name": "地块"}])).json()
+    result = client.get(f"/uploads/{body['id']}/overlay", headers=auth(body["token"])).json()
+    (layer,) = result["layers"]
+    assert result["area_crs"] == "EPSG:4549"
+    assert layer["total"]["area_km2"] == pytest.approx(4.0, rel=1e-5)
+    assert layer["total"]["area_mu"] == pytest.approx(6000, rel=1e-5)
+    towns = {row["code"]: row for row in layer["zones"]["townships"]}
+    assert set(towns) == {"999000001", "999000002"}
+    for row in towns.values():
+        assert row["area_km2"] == pytest.approx(2.0, rel=1e-4)
+        assert row["area_mu"] == pytest.approx(3000, rel=1e-4)
+    counties = layer["zones"]["counties"]
+    assert [c["name"] for c in counties] == ["安吉县"]
+    assert counties[0]["area_km2"] == pytest.approx(4.0, rel=1e-5)
+    assert {r["layer"]: r["available"] for r in layer["rasters"]} == {"bamboo_carbon": False}
+    assert any(n["layer"] == "axis_domains" for n in result["not_used"])
