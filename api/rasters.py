@@ -1,0 +1,286 @@
+"""Raster layers over HTTP: PNG tiles (WebMercatorQuad), TileJSON, legends, import, zonal stats.
+
+Paths live under /rasters/{raster}/… so they never collide with the vector tiles at
+/tiles/{layers}/{z}/{x}/{y}.mvt (api/tiles.py).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from geo.errors import InvalidParameter, PayloadTooLarge
+from geo.raster import (RasterCatalog, RasterMeta, check_raster_id, colormap, import_raster,
+                        info, legend_png, legend_stops, tile_png, zonal_stats)
+from layers.ecology import BambooParameters, CARBON_DENSITY_RASTER, account_tonnes, build_demo_raster
+
+router = APIRouter(tags=["rasters 栅格"])
+
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # planners' GeoTIFFs; bigger ones go through the CLI
+MAX_ZONES = 5000
+_demo_lock = threading.Lock()
+
+
+def raster_catalog(request: Request) -> RasterCatalog:
+    """The app's raster folder (beside the store), with the demo raster built on first use."""
+    settings = request.app.state.settings
+    folder = getattr(settings, "raster_dir", None) or Path(settings.store_path).parent / "rasters"
+    catalog = RasterCatalog(folder)
+    if not catalog.has(CARBON_DENSITY_RASTER):
+        with _demo_lock:
+            if not catalog.has(CARBON_DENSITY_RASTER):
+                build_demo_raster(request.app.state.store, catalog)
+    return catalog
+
+
+Catalog = Annotated[RasterCatalog, Depends(raster_catalog)]
+
+
+def parse_rescale(text: str | None, meta: RasterMeta) -> tuple[float, float]:
+    if text is None:
+        return meta.rescale
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InvalidParameter("rescale 格式应为 “min,max”，例如 0,6。",
+                               "rescale must be 'min,max', e.g. 0,6.") from None
+    return low, high
+
+
+def bamboo_parameters(
+    sequestration_t_per_mu_yr: float | None = Query(None, description="t/亩/yr (default 0.39)"),
+    carbon_basis: str | None = Query(None, description="CO2e (default) or C"),
+    collection_price_yuan_per_mu_yr: float | None = Query(None, description="元/亩/yr (16.926)"),
+    trade_price_yuan_per_t: float | None = Query(None, description="元/t (73.41; or 59)"),
+    village_share: float | None = Query(None, description="0–1 (0.80)"),
+) -> BambooParameters:
+    """Accounting parameters from the sourced file, with per-request overrides."""
+    return BambooParameters.from_file().override(
+        sequestration_t_per_mu_yr=sequestration_t_per_mu_yr, carbon_basis=carbon_basis,
+        collection_price_yuan_per_mu_yr=collection_price_yuan_per_mu_yr,
+        trade_price_yuan_per_t=trade_price_yuan_per_t, village_share=village_share)
+
+
+def _describe(request: Request, catalog: RasterCatalog, meta: RasterMeta) -> dict:
+    details = info(catalog.path(meta.id))
+    base = str(request.base_url).rstrip("/")
+    return {
+        **meta.__dict__,
+        "info": details.__dict__,
+        "links": {
+            "tiles": f"{base}/rasters/{meta.id}/tiles/{{z}}/{{x}}/{{y}}.png",
+            "tilejson": f"{base}/rasters/{meta.id}/tilejson.json",
+            "legend_png": f"{base}/rasters/{meta.id}/legend.png",
+            "legend_json": f"{base}/rasters/{meta.id}/legend.json",
+            "zonal": f"{base}/rasters/{meta.id}/zonal",
+        },
+    }
+
+
+@router.get("/rasters")
+def list_rasters(request: Request, catalog: Catalog) -> dict:
+    """Every raster layer with its unit, provenance (derived or not) and links."""
+    return {"rasters": [_describe(request, catalog, m) for m in catalog.list()]}
+
+
+@router.get("/rasters/{raster}")
+def raster_metadata(raster: str, request: Request, catalog: Catalog) -> dict:
+    return _describe(request, catalog, catalog.meta(raster))
+
+
+@router.get("/rasters/{raster}/tiles/{z}/{x}/{y}.png", response_class=Response)
+def raster_tile(raster: str, z: int, x: int, y: int, catalog: Catalog,
+                colormap_name: str | None = Query(None, alias="colormap"),
+                rescale: str | None = Query(None, description="min,max")) -> Response:
+    """A 256 px PNG tile; transparent outside the data (WebMercatorQuad)."""
+    meta = catalog.meta(raster)
+    png = tile_png(catalog.path(raster), z, x, y, colormap_name or meta.colormap,
+                   parse_rescale(rescale, meta))
+    return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/rasters/{raster}/tilejson.json")
+def raster_tilejson(raster: str, request: Request, catalog: Catalog,
+                    colormap_name: str | None = Query(None, alias="colormap"),
+                    rescale: str | None = Query(None)) -> dict:
+    meta = catalog.meta(raster)
+    details = info(catalog.path(raster))
+    cmap = colormap_name or meta.colormap
+    colormap(cmap)
+    low, high = parse_rescale(rescale, meta)
+    base = str(request.base_url).rstrip("/")
+    west, south, east, north = details.bounds_wgs84
+    label = " (派生 derived)" if meta.illustrative else ""
+    return {
+        "tilejson": "3.0.0",
+        "name": f"{meta.title_zh} {meta.title_en}{label}",
+        "description": meta.note,
+        "attribution": meta.source,
+        "scheme": "xyz",
+        "tiles": [f"{base}/rasters/{raster}/tiles/{{z}}/{{x}}/{{y}}.png"
+                  f"?colormap={cmap}&rescale={low},{high}"],
+        "minzoom": 0,
+        "maxzoom": max(details.maxzoom + 4, 14),
+        "bounds": [west, south, east, north],
+        "center": [(west + east) / 2, (south + north) / 2, details.minzoom],
+    }
+
+
+@router.get("/rasters/{raster}/legend.json")
+def raster_legend_json(raster: str, catalog: Catalog,
+                       colormap_name: str | None = Query(None, alias="colormap"),
+                       rescale: str | None = Query(None)) -> dict:
+    """Colour stops matching the tiles (same rescale and colormap code path)."""
+    meta = catalog.meta(raster)
+    cmap = colormap_name or meta.colormap
+    scale = parse_rescale(rescale, meta)
+    return {"raster": raster, "title_zh": meta.title_zh, "title_en": meta.title_en,
+            "unit": meta.unit, "colormap": cmap, "rescale": list(scale),
+            "illustrative": meta.illustrative, "note": meta.note,
+            "stops": legend_stops(cmap, scale)}
+
+
+@router.get("/rasters/{raster}/legend.png", response_class=Response)
+def raster_legend_png(raster: str, catalog: Catalog,
+                      colormap_name: str | None = Query(None, alias="colormap"),
+                      rescale: str | None = Query(None),
+                      width: int = Query(256, ge=16, le=2048),
+                      height: int = Query(16, ge=4, le=256)) -> Response:
+    """A colour bar from rescale min (left) to max (right)."""
+    meta = catalog.meta(raster)
+    png = legend_png(colormap_name or meta.colormap, parse_rescale(rescale, meta), width, height)
+    return Response(png, media_type="image/png")
+
+
+@router.post("/rasters", status_code=201)
+async def upload_raster(request: Request, catalog: Catalog,
+                        file: UploadFile = File(...),
+                        raster_id: str = Form(..., alias="id"),
+                        title_zh: str = Form(""), title_en: str = Form(""),
+                        unit: str = Form(""), per_ha: bool = Form(False),
+                        colormap_name: str = Form("viridis", alias="colormap")) -> dict:
+    """Import a planner's GeoTIFF in any CRS: reprojected to EPSG:4549, written as a COG."""
+    check_raster_id(raster_id)
+    colormap(colormap_name)
+    if raster_id == CARBON_DENSITY_RASTER:
+        raise InvalidParameter("该编号为示例栅格保留。", "This id is reserved for the demo raster.")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES + 1024 * 1024:
+        raise _too_large()
+    catalog.folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=catalog.folder) as tmp:
+        source = Path(tmp) / "upload.tif"
+        size = 0
+        with source.open("wb") as out:
+            while chunk := await file.read(1024 * 1024):
+                size += len(chunk)
+                if size > MAX_UPLOAD_BYTES:
+                    raise _too_large()
+                out.write(chunk)
+        staged = Path(tmp) / "staged.tif"
+        import_raster(source, staged)
+        details = info(staged)
+        low = details.value_min if details.value_min is not None else 0.0
+        high = details.value_max if details.value_max is not None else 1.0
+        staged.replace(catalog.folder / f"{raster_id}.tif")
+    meta = RasterMeta(id=raster_id, title_zh=title_zh or raster_id, title_en=title_en or raster_id,
+                      unit=unit, colormap=colormap_name,
+                      rescale=(low, high if high > low else low + 1.0),
+                      source=f"planner upload ({file.filename})", license="planner's own",
+                      per_ha=per_ha)
+    catalog.put_meta(meta)
+    return _describe(request, catalog, meta)
+
+
+def _too_large() -> PayloadTooLarge:
+    mb = MAX_UPLOAD_BYTES // (1024 * 1024)
+    return PayloadTooLarge(f"上传文件超过 {mb} MB 上限。", f"The upload exceeds the {mb} MB limit.",
+                           limit_bytes=MAX_UPLOAD_BYTES)
+
+
+def geometries_from_geojson(body: dict) -> tuple[np.ndarray, list[dict]]:
+    """Polygons and properties from a GeoJSON geometry, Feature or FeatureCollection (WGS84)."""
+    if not isinstance(body, dict) or "type" not in body:
+        raise InvalidParameter("请求体须为 GeoJSON（几何、要素或要素集合）。",
+                               "The body must be GeoJSON (geometry, Feature or FeatureCollection).")
+    if body["type"] == "FeatureCollection":
+        features = body.get("features") or []
+    elif body["type"] == "Feature":
+        features = [body]
+    else:
+        features = [{"type": "Feature", "geometry": body, "properties": {}}]
+    if not features or len(features) > MAX_ZONES:
+        raise InvalidParameter(f"须有 1–{MAX_ZONES} 个面。", f"Send 1–{MAX_ZONES} polygons.")
+    try:
+        frame = gpd.GeoDataFrame.from_features(features, crs=4326)
+    except Exception:
+        raise InvalidParameter("无法解析 GeoJSON 几何。", "Could not parse the GeoJSON geometry.") \
+            from None
+    geoms = frame.geometry.to_numpy()
+    if shapely.is_missing(geoms).any() or shapely.is_empty(geoms).any():
+        raise InvalidParameter("每个要素都须有面几何。", "Every feature needs a polygon geometry.")
+    return geoms, [f.get("properties") or {} for f in features]
+
+
+def _zonal_rows(meta: RasterMeta, results, params: BambooParameters, props: list[dict]) -> list:
+    rows = []
+    for result, properties in zip(results, props):
+        row = {"properties": properties, **result.__dict__}
+        if meta.per_ha and meta.unit.startswith("t CO2e"):
+            # the raster integrates to t CO2e/yr; value it with the same accounting model
+            row["accounting"] = account_tonnes(result.total, params).as_dict()
+        rows.append(row)
+    return rows
+
+
+def _zonal_response(meta: RasterMeta, rows: list, params: BambooParameters) -> dict:
+    return {
+        "raster": meta.id, "unit": meta.unit, "measured_in": "EPSG:4549",
+        "illustrative": meta.illustrative, "note": meta.note,
+        "total_unit": meta.unit.replace("/ha", "") if meta.per_ha else f"{meta.unit} × ha",
+        "parameters": params.__dict__, "zones": rows,
+    }
+
+
+@router.post("/rasters/{raster}/zonal")
+def zonal_for_geojson(raster: str, catalog: Catalog,
+                      body: dict = Body(..., description="GeoJSON geometry/Feature/FC, WGS84"),
+                      params: BambooParameters = Depends(bamboo_parameters)) -> dict:
+    """Area-weighted sum and mean of the raster in each posted polygon, plus bamboo totals."""
+    meta = catalog.meta(raster)
+    geoms, props = geometries_from_geojson(body)
+    results = zonal_stats(geoms, catalog.path(raster))
+    return _zonal_response(meta, _zonal_rows(meta, results, params, props), params)
+
+
+@router.get("/rasters/{raster}/zonal")
+def zonal_for_collection(raster: str, request: Request, catalog: Catalog,
+                         collection: str = Query(..., description="polygon layer id, e.g. counties"),
+                         params: BambooParameters = Depends(bamboo_parameters),
+                         save_as: str | None = Query(None, description="save totals as indicator")
+                         ) -> dict:
+    """Zonal statistics for every polygon of a stored layer (e.g. counties)."""
+    meta = catalog.meta(raster)
+    store = request.app.state.store
+    layer = store.layer(collection)
+    frame = store.frame(collection)
+    frame = frame[frame.geometry.notna() & frame.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if frame.empty:
+        raise InvalidParameter(f"图层“{collection}”没有面要素。",
+                               f"Layer '{collection}' has no polygon features.")
+    results = zonal_stats(frame.geometry.to_numpy(), catalog.path(raster))
+    props = [{"code": str(code), "name": str(row.get("name", ""))}
+             for code, row in zip(frame[layer.id_field], frame.to_dict("records"))]
+    body = _zonal_response(meta, _zonal_rows(meta, results, params, props), params)
+    if save_as is not None:
+        from layers.ecology import save_zonal_indicators
+        body["saved_indicators"] = save_zonal_indicators(store, save_as, meta, body["zones"])
+    return body
