@@ -8,6 +8,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import downloads, features, maps, overlay_map, tiles, uploads
+from api import ecology, ecology_map, rasters
 from api import choropleth_map, indicators, places
 from api.errors import install_error_handlers
 from api.negotiation import wants_html
@@ -40,6 +41,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(indicators.router)
     app.include_router(places.router)
     app.include_router(choropleth_map.router)
+    app.include_router(rasters.router)
+    app.include_router(ecology.router)
+    app.include_router(ecology_map.router)
     app.include_router(tiles.router)
     app.include_router(uploads.router)
     app.include_router(overlay_map.router)
