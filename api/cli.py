@@ -167,5 +167,11 @@ def export_pmtiles(
     typer.echo(f"{counts['written']} tiles written ({counts['empty']} empty skipped) to {out}")
 
 
+# Planner uploads and official township boundaries (api/upload_cli.py).
+from api.upload_cli import import_boundaries, import_file  # noqa: E402
+
+app.command("import")(import_file)
+app.command("import-boundaries")(import_boundaries)
+
 if __name__ == "__main__":
     app()
