@@ -14,10 +14,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.negotiation import wants_html
 from api.pages import render_page
-from api.query import ItemsQuery
+from api.query import ITEMS_PARAMS, ItemsQuery
 from geo import geojson
 from geo.vector_io import FORMATS
 from geo.crs import CRS84, SUPPORTED, CrsChoice, from_wgs84
+from layers.choropleth import CHOROPLETH_PARAMS, JOINED_FIELDS, choropleth, spec_from_params
 from layers.model import Layer
 from layers.store import Store
 
@@ -151,11 +152,17 @@ def items(request: Request, collection_id: str) -> Response:
     store = store_of(request)
     layer = store.layer(collection_id)
     settings = request.app.state.settings
+    spec = spec_from_params(request.query_params)  # ?indicator=…&year=… joins an indicator
     query = ItemsQuery.parse(request.query_params, layer, settings.default_limit,
-                             settings.max_limit)
+                             settings.max_limit,
+                             allow=ITEMS_PARAMS + (CHOROPLETH_PARAMS if spec else ()))
     page = store.features(layer.id, bbox=query.bbox_wgs84, filters=query.filters,
                           limit=query.limit, offset=query.offset)
-    features = _encode(page.features, layer, query.crs, query.properties_of(layer))
+    frame, properties = page.features, query.properties_of(layer)
+    if spec is not None:
+        frame = choropleth(store, layer.id, spec).frame.loc[frame.index]
+        properties += [name for name in JOINED_FIELDS if name not in properties]
+    features = _encode(frame, layer, query.crs, properties)
     base = f"{_base(request)}/collections/{layer.id}/items"
     links = [
         {"href": query.url(base, query.offset), "rel": "self", "type": GEOJSON},

@@ -96,7 +96,8 @@ class IndicatorTable:
         facts = facts.reindex(columns=FACT_COLUMNS).reset_index(drop=True)
         for column in FACT_COLUMNS:
             if column not in ("year", "value"):
-                facts[column] = facts[column].fillna("").astype(str)
+                facts[column] = facts[column].astype(object).where(facts[column].notna(), "") \
+                    .astype(str)
         facts["year"] = pd.to_numeric(facts["year"], errors="coerce").astype("Int64")
         facts["value"] = pd.to_numeric(facts["value"], errors="coerce").astype(float)
         catalog = catalog.reindex(columns=CATALOG_COLUMNS).fillna("").astype(str)

@@ -205,15 +205,31 @@ class PlaceRegistry:
 
     @classmethod
     def from_store(cls, store) -> "PlaceRegistry":
-        """The store's cities, counties, townships and villages, plus China's provinces."""
+        """The store's cities, counties, townships and villages, plus China's provinces
+        (cached until one of those layers changes)."""
         have = {layer.id for layer in store.layers()}
-        frames = {"provinces": cnmaps_names()["provinces"]}
+        key = (id(store),) + tuple(store.version(i) for i in _REGISTRY_LAYERS if i in have)
+        if key not in _registry_cache:
+            _registry_cache.clear()  # one store per app: keep only the newest registry
+            _registry_cache[key] = cls._from_store(store, have)
+        return _registry_cache[key]
+
+    @classmethod
+    def _from_store(cls, store, have: set[str]) -> "PlaceRegistry":
+        # China's cities and counties too, so a place outside this store's region is
+        # recognised (and reported by level) rather than called unknown
+        frames = dict(cnmaps_names())
         for layer_id in ("cities", "counties", "townships", "villages"):
             if layer_id in have:
-                frames[layer_id] = pd.DataFrame(store.frame(layer_id).drop(columns="geometry"))
-        if "counties" not in frames:
-            frames.update({k: v for k, v in cnmaps_names().items() if k != "provinces"})
+                own = pd.DataFrame(store.frame(layer_id).drop(columns="geometry"))
+                if layer_id in frames:
+                    own = pd.concat([own, frames[layer_id]], ignore_index=True)
+                frames[layer_id] = own.drop_duplicates("code")
         return cls.from_frames(frames)
+
+
+_REGISTRY_LAYERS = ("cities", "counties", "townships", "villages")
+_registry_cache: dict[tuple, PlaceRegistry] = {}
 
 
 def _up(province_code: str, provinces: dict[str, str]) -> tuple[tuple[str, str], ...]:
