@@ -1,0 +1,118 @@
+"""The choropleth view in a real browser (Debian Chromium via Playwright), network cut:
+filled counties, a legend with a no-data class, tooltips, fact-sheet popups and the selector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright import sync_api
+
+from layers.classification import NO_DATA_COLOUR
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+COUNTIES = {"吴兴区", "南浔区", "德清县", "长兴县", "安吉县"}
+
+
+@pytest.fixture(scope="module")
+def page(live_server: str):
+    """A Chromium page that may only talk to our server; yields (page, problems)."""
+    problems: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        tab = context.new_page()
+
+        def route(r) -> None:
+            if urlsplit(r.request.url).hostname == "127.0.0.1":
+                r.continue_()
+            else:
+                problems.append(f"blocked {r.request.url}")
+                r.abort()
+
+        tab.route("**/*", route)
+        tab.on("console", lambda m: m.type == "error" and problems.append(m.text))
+        tab.on("pageerror", lambda e: problems.append(str(e)))
+        tab.on("response", lambda r: r.status >= 400 and problems.append(f"{r.url} {r.status}"))
+        yield tab, problems
+        context.close()
+        browser.close()
+
+
+def _fills(tab) -> list[str]:
+    return tab.eval_on_selector_all("path.atlas-choropleth",
+                                    "ps => ps.map(p => p.getAttribute('fill'))")
+
+
+def test_choropleth_fills_every_county_with_a_legend(page, live_server: str,
+                                                     artifacts: Path) -> None:
+    tab, problems = page
+    tab.goto(f"{live_server}/maps/choropleth?layer=counties&indicator=villages_per_100km2"
+             "&scheme=quantiles&k=5", wait_until="load")
+    tab.wait_for_selector("path.atlas-choropleth")
+    fills = _fills(tab)
+    assert len(fills) >= 5
+    filled = [f for f in fills if f and f.lower() != NO_DATA_COLOUR]
+    assert len(filled) >= 5 and len(set(filled)) == 5  # five counties, five quantile classes
+    legend = tab.locator(".atlas-infobox").inner_text()
+    assert "每百平方公里村（社区）数" in legend and "无数据 No data" in legend
+    assert "计算指标 Derived" in legend
+    assert tab.locator(".atlas-legend-class").count() == 6  # 5 classes + no data
+    tab.screenshot(path=str(artifacts / "choropleth_counties.png"))
+    assert problems == []
+
+
+def test_tooltip_and_fact_sheet_popup(page, live_server: str) -> None:
+    tab, problems = page
+    tab.goto(f"{live_server}/maps/choropleth?indicator=villages&k=3", wait_until="load")
+    tab.wait_for_selector("path.atlas-choropleth")
+    county = tab.locator("path.atlas-choropleth").first
+    point = tab.evaluate("""(path) => {
+        const r = path.getBoundingClientRect();
+        for (let fy = 0.3; fy < 0.95; fy += 0.05) for (let fx = 0.3; fx < 0.95; fx += 0.05) {
+            const x = r.left + r.width * fx, y = r.top + r.height * fy;
+            if (document.elementFromPoint(x, y) === path) return [x, y];
+        }
+        return null;
+    }""", county.element_handle())
+    assert point
+    tab.mouse.move(*point)
+    tooltip = tab.locator(".leaflet-tooltip")
+    tooltip.wait_for(state="visible", timeout=3000)
+    assert any(name in tooltip.inner_text() for name in COUNTIES)
+    tab.mouse.click(*point)
+    link = tab.locator(".leaflet-popup a.atlas-factsheet")
+    link.wait_for(state="visible", timeout=3000)
+    assert "来源 Source" in tab.locator(".leaflet-popup").inner_text()
+    link.click()
+    tab.wait_for_selector("table.place-facts")
+    assert tab.locator("td.citation").count() >= 5
+    assert problems == []
+
+
+def test_selector_switches_indicator(page, live_server: str) -> None:
+    tab, problems = page
+    tab.goto(f"{live_server}/maps/choropleth?indicator=area_km2", wait_until="load")
+    before = _fills(tab)
+    tab.select_option("select[name=indicator]", "townships_zhen")
+    tab.wait_for_url("**indicator=townships_zhen**")
+    tab.wait_for_selector("path.atlas-choropleth")
+    assert "镇数" in tab.locator(".atlas-infobox").inner_text()
+    assert _fills(tab) != before or len(before) == 5
+    assert problems == []
+
+
+def test_point_layer_gets_proportional_symbols(page, live_server: str) -> None:
+    tab, problems = page
+    tab.goto(f"{live_server}/maps/choropleth?layer=townships&indicator=villages", wait_until="load")
+    tab.wait_for_selector("path.atlas-symbol")
+    radii = tab.eval_on_selector_all(
+        "path.atlas-symbol:not(.atlas-nodata)",
+        "ps => ps.map(p => p.getBoundingClientRect().width)")
+    assert len(radii) >= 30  # township seats with a village count (36 have a point)
+    assert max(radii) > 2 * min(radii)  # size follows the value
+    assert "圆面积与数值成正比" in tab.locator(".atlas-infobox").inner_text()
+    assert problems == []
