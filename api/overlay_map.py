@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from api.maps import ATTRIBUTION, AtlasMap, Attribution, InfoBox
 from api.uploads import owner_of, uploads_of
 from layers.overlay import ZONE_LAYERS
+from layers.uploads import ID_FIELD
 
 router = APIRouter(tags=["uploads"])
 
@@ -61,7 +62,8 @@ def build_overlay_map(public, record, upload_store, root: str = "") -> AtlasMap:
                                           aliases=["名称 Name", "代码 Code"]),
         ).add_to(fmap)
     for layer, frame in frames:
-        fields = [c for c in frame.columns if c != frame.geometry.name][:MAX_TOOLTIP_FIELDS]
+        fields = [c for c in frame.columns
+                  if c not in (frame.geometry.name, ID_FIELD)][:MAX_TOOLTIP_FIELDS]
         safe = escaped(frame, fields)
         kwargs = {}
         if layer.geometry_type in ("Point", "MultiPoint"):
