@@ -25,7 +25,7 @@ static/vendor/.installed: package.json package-lock.json
 	mkdir -p static/vendor/leaflet.vectorgrid
 	cp node_modules/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js static/vendor/leaflet.vectorgrid/
 	mkdir -p static/vendor/leaflet-ant-path static/vendor/leaflet-textpath
-	cp node_modules/leaflet-ant-path/dist/leaflet-ant-path.js static/vendor/leaflet-ant-path/
+	cp node_modules/leaflet-ant-path/dist/leaflet-ant-path.js node_modules/leaflet-ant-path/dist/leaflet-ant-path.js.map static/vendor/leaflet-ant-path/
 	cp node_modules/leaflet-textpath/leaflet.textpath.js static/vendor/leaflet-textpath/
 	touch $@
 

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from api import downloads, features, maps, overlay_map, tiles, uploads
 from api import ecology, ecology_map, rasters
 from api import choropleth_map, indicators, places
+from api import axes, axes_map
 from api.errors import install_error_handlers
 from api.negotiation import wants_html
 from api.settings import Settings
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(features.router)
     app.include_router(downloads.router)
     app.include_router(maps.router)
+    app.include_router(axes.router)
+    app.include_router(axes_map.router)
     app.include_router(indicators.router)
     app.include_router(places.router)
     app.include_router(choropleth_map.router)

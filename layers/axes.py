@@ -30,7 +30,7 @@ import shapely
 from affine import Affine
 
 from geo.crs import from_wgs84, resolve_crs, to_wgs84
-from geo.measure import HUZHOU_ZONE_EPSG, area_km2, length_km
+from geo.measure import HUZHOU_ZONE_EPSG
 from layers.model import Layer, Provenance
 from layers.settlement_nodes import (TIER_LEVEL, TIER_ZH, Gazetteer, InvalidPlanInput, Node,
                                      NodeTable, Problem, canonical_columns, parse_nodes)
@@ -71,6 +71,17 @@ def to_plane(geoms) -> np.ndarray:
 
 def from_plane(geoms) -> np.ndarray:
     return to_wgs84(np.asarray(geoms, dtype=object), _GK, False)
+
+
+# geo.crs caches its transformer; geo.measure builds one per call (~0.2 s each), too slow here.
+def length_km(geoms) -> np.ndarray:
+    """Lengths of WGS84 lines in km on EPSG:4549."""
+    return shapely.length(to_plane(geoms)) / 1e3
+
+
+def area_km2(geoms, _epsg: int = HUZHOU_ZONE_EPSG) -> np.ndarray:
+    """Areas of WGS84 polygons in km² on EPSG:4549."""
+    return shapely.area(to_plane(geoms)) / 1e6
 
 
 @dataclass(frozen=True)
@@ -300,15 +311,18 @@ def parse_axis_table(frame: pd.DataFrame, nodes: list[Node], problems: list[Prob
             continue
         if any(m[2] is None or not m[2].placed for m in members) or any(np.isnan(seqs)):
             continue  # already reported per row
-        ordered = [m for m in sorted(members, key=lambda m: m[1])]
-        row = ordered[0][3]
-        rank = row.get("rank") or "main"
-        if rank not in RANKS or (row.get("type") and row["type"] not in AXIS_TYPES):
-            continue
+        ordered = sorted(members, key=lambda m: m[1])
+
+        def first(column: str, default: str) -> str:
+            # an axis's rank/type/name may be written on any one of its rows
+            return next((m[3][column] for m in ordered if m[3].get(column)), default)
+
+        rank, kind = first("rank", "main"), first("type", "common_prosperity")
+        if rank not in RANKS or kind not in AXIS_TYPES:
+            continue  # already reported per row
         member_nodes = [m[2] for m in ordered]
-        axes.append(_axis(axis_id, row.get("axis_name") or axis_id, rank,
-                          row.get("type") or "common_prosperity", member_nodes[0].county_code,
-                          member_nodes, False))
+        axes.append(_axis(axis_id, first("axis_name", axis_id), rank, kind,
+                          member_nodes[0].county_code, member_nodes, False))
     return axes
 
 
@@ -587,11 +601,36 @@ def cluster_frame(clusters: list[Cluster]) -> gpd.GeoDataFrame:
 AXIS_LAYER_IDS = ("axis_nodes", "axes", "axis_domains", "axis_clusters")
 
 
+FIELD_DESCRIPTIONS = {
+    "name": "名称 name", "tier": "层级 county_town/central_town/key_village/village",
+    "tier_zh": "层级（中文）", "county_code": "区县代码 county adcode", "county_name": "区县",
+    "township_code": "乡镇代码 township code", "code": "行政区划代码 code given in the table",
+    "placed": "已落位 has a sourced position",
+    "position_source": "位置来源 surveyed/gazetteer/planner/township_seat_standin/unplaced",
+    "category": "中心镇类别 农业大镇/工业重镇/商贸强镇/文旅名镇 (only if sourced)",
+    "population": "人口 residents (only if sourced)", "hub": "所属重点村 cluster hub",
+    "source": "来源 source of the row's facts", "note": "备注 note",
+    "axis_id": "轴线编号 axis id", "rank": "等级 main/secondary/branch", "rank_zh": "等级（中文）",
+    "type": "类型 industry/common_prosperity/radiation", "type_zh": "类型（中文）",
+    "members": "成员节点（有序）ordered member nodes", "length_km": "长度 km (EPSG:4549)",
+    "schematic": "示意 generated schematic axis", "status": "状态 示意 schematic / 规划 planner",
+    "rule": "生成规则 generation rule", "buffer_km": "缓冲距离 km each side of the axis",
+    "area_km2": "面积 km² (EPSG:4549)", "unplaced_members": "未落位成员 unplaced members",
+    "geometry_kind": "几何 spider_lines hub → members",
+}
+
+
+def _fields(frame: gpd.GeoDataFrame) -> dict[str, str]:
+    return {c: FIELD_DESCRIPTIONS.get(c, c) for c in frame.columns if c != frame.geometry.name}
+
+
 def plan_layers(plan: AxisPlan, county_names: dict[str, str], prefix: str = ""
                 ) -> list[tuple[Layer, gpd.GeoDataFrame]]:
     """The plan as four store layers (nodes, axes, domains, clusters)."""
     widths = ", ".join(f"{RANK_ZH[r]} {w:g} km" for r, w in plan.buffer_km.items())
     status = "示意 schematic (generated, " if plan.generated else "规划 planner-defined ("
+    nodes, axes = node_frame(plan.nodes, county_names), axis_frame(plan.axes)
+    domains, clusters = domain_frame(plan.domains, plan.axes), cluster_frame(plan.clusters)
     return [
         (Layer(prefix + "axis_nodes", "发展轴节点（县城—中心镇—重点村）",
                "Development-axis nodes (county town, central towns, key villages)", "Point",
@@ -601,33 +640,26 @@ def plan_layers(plan: AxisPlan, county_names: dict[str, str], prefix: str = ""
                    "as a stand-in; nodes without a sourced position are unplaced (no "
                    "geometry), never guessed."),
                "Settlement hierarchy nodes; `position_source` says how each was placed.",
-               {"name": "名称", "tier": "层级 county_town/central_town/key_village/village",
-                "position_source": "位置来源 surveyed/gazetteer/planner/"
-                "township_seat_standin/unplaced", "placed": "已落位 has a position",
-                "source": "来源 source of the row's facts"}),
-         node_frame(plan.nodes, county_names)),
+               _fields(nodes)), nodes),
         (Layer(prefix + "axes", "发展轴（示意）" if plan.generated else "发展轴",
                "Development axes" + (" (schematic)" if plan.generated else ""), "LineString",
                "axis_id", _provenance(f"{status}{GENERATION_RULE})" if plan.generated
-                                      else status + "axis table)"),
-               "Axes by rank (主轴/次轴/支轴); length_km on EPSG:4549.",
-               {"rank": "等级 main/secondary/branch", "length_km": "长度 km (EPSG:4549)",
-                "schematic": "示意 generated schematic axis"}),
-         axis_frame(plan.axes)),
-        (Layer(prefix + "axis_domains", "发展轴轴域（示意）", "Axis domains (schematic)",
-               "MultiPolygon", "axis_id",
+                                      else status + "axis table)", plan.generated),
+               "Axes by rank (主轴/次轴/支轴); length_km on EPSG:4549.", _fields(axes)), axes),
+        (Layer(prefix + "axis_domains",
+               "发展轴轴域（示意）" if plan.generated else "发展轴轴域",
+               "Axis domains" + (" (schematic)" if plan.generated else ""), "MultiPolygon",
+               "axis_id",
                _provenance(f"Buffer per rank ({widths}; configurable, not from a source), "
                            "clipped to the county."),
                "轴域: each axis buffered on EPSG:4549 and clipped to its county.",
-               {"buffer_km": "缓冲距离 km (each side)", "area_km2": "面积 km² (EPSG:4549)"}),
-         domain_frame(plan.domains, plan.axes)),
+               _fields(domains)), domains),
         (Layer(prefix + "axis_clusters", "乡村片区组团", "Village clusters (key-village hubs)",
                "MultiLineString", "hub",
                _provenance("Hub-and-spoke lines from a key village to member villages; no "
                            "sourced Huzhou cluster membership exists, so the demo has none."),
-               "片区组团: key village (hub) and member villages.",
-               {"hub": "重点村 hub", "members": "成员村 members"}),
-         cluster_frame(plan.clusters)),
+               "片区组团: key village (hub) and member villages.", _fields(clusters)),
+         clusters),
     ]
 
 
@@ -651,3 +683,31 @@ def build_axes_layers(built: list[tuple[Layer, gpd.GeoDataFrame]]
                                       frames.get("villages"))
     plan = demo_plan(gazetteer)
     return plan_layers(plan, gazetteer.counties["name"].to_dict())
+
+
+def plan_from_store(store) -> AxisPlan | None:
+    """The axis plan served from the store's axis layers (None if the store has none)."""
+    have = {layer.id for layer in store.layers()}
+    if not set(AXIS_LAYER_IDS) <= have:
+        return None
+    frame = store.frame("axis_nodes")
+    nodes = [Node(name=r["name"], tier=r["tier"], county_code=r["county_code"],
+                  township_code=r["township_code"] or None,
+                  point=g if g is not None and not g.is_empty else None,
+                  position_source=None if r["position_source"] == "unplaced"
+                  else r["position_source"], category=r["category"] or None,
+                  population=None if pd.isna(r["population"]) else float(r["population"]),
+                  hub=r["hub"] or None, code=r["code"] or None, source=r["source"],
+                  note=r["note"])
+             for r, g in zip(frame.to_dict("records"), frame.geometry)]
+    axes = [Axis(r["axis_id"], r["name"], r["rank"], r["type"], r["county_code"],
+                 tuple(r["members"].split("→")), g, float(r["length_km"]), bool(r["schematic"]),
+                 r["rule"])
+            for r, g in zip(store.frame("axes").to_dict("records"), store.frame("axes").geometry)]
+    dom = store.frame("axis_domains")
+    domains = [AxisDomain(r["axis_id"], r["rank"], r["county_code"], float(r["buffer_km"]), g,
+                          float(r["area_km2"]))
+               for r, g in zip(dom.to_dict("records"), dom.geometry)]
+    widths = dict(DEFAULT_BUFFER_KM)
+    widths.update({d.rank: d.buffer_km for d in domains})
+    return AxisPlan(nodes, axes, domains, [], widths, any(a.schematic for a in axes))
