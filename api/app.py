@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.store = store or GeoPackageStore(settings.store_path)
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(tiles.CachedTiles, atlas=app)  # outermost: cached tiles skip the rest
 
     @app.get("/", include_in_schema=True)
     def home(request: Request) -> Response:

@@ -9,8 +9,9 @@ rendering, and `Cache-Control` lets browsers reuse tiles for `tile_max_age` seco
 from __future__ import annotations
 
 import gzip
+import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -18,6 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from geo.mvt import MEDIA_TYPE
 from geo.tiles import DEFAULT_BUFFER, MAX_SIMPLIFY_ZOOM, check_tile, geometry_kind
 from layers.pmtiles_archive import PMTilesFolder, layers_bounds
+from geo.errors import AtlasError
 from layers.tilesets import VectorTiles, parse_layer_ids
 
 router = APIRouter(tags=["Vector tiles 矢量瓦片"])
@@ -26,12 +28,15 @@ TILEJSON_MAXZOOM = MAX_SIMPLIFY_ZOOM + 2  # clients overzoom past this; the serv
 PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
 
 
-def vector_tiles(request: Request) -> VectorTiles:
-    """The app's tile service, made on first use (so app.py needs no tile-specific code)."""
-    state = request.app.state
+def tiles_of(state: Any) -> VectorTiles:
+    """The app's tile service (in app.state), made on first use."""
     if getattr(state, "vector_tiles", None) is None:
         state.vector_tiles = VectorTiles(state.store, state.settings.tile_cache_mb * 2**20)
     return state.vector_tiles
+
+
+def vector_tiles(request: Request) -> VectorTiles:
+    return tiles_of(request.app.state)
 
 
 def pmtiles_folder(request: Request) -> PMTilesFolder:
@@ -213,3 +218,89 @@ def pmtiles_tilejson(request: Request, name: str) -> JSONResponse:
         "attribution": meta.get("attribution", ""),
         "vector_layers": meta.get("vector_layers", []),
     })
+
+
+# --- Fast path for cached tiles ---------------------------------------------------------
+
+TILE_PATH = re.compile(r"/tiles/([^/]+)/(\d+)/(\d+)/(\d+)\.mvt")
+GZIP_MIN = 1000  # bytes; as GZipMiddleware's minimum_size
+MEDIA_BYTES = MEDIA_TYPE.encode()
+
+
+class CachedTiles:
+    """ASGI middleware: answers tile cache hits and ETag matches before FastAPI runs.
+
+    A warm tile costs a regex, a version stat and a dict lookup here instead of routing,
+    validation and a thread-pool hop (~14x fewer requests/s through FastAPI; bench/RESULTS.md).
+    Misses, errors and anything unusual fall through to the normal route, which renders,
+    caches and reports errors in the one JSON shape. Gzip variants are cached beside the tile.
+    """
+
+    def __init__(self, app: Any, atlas: Any) -> None:
+        self.app = app
+        self.atlas = atlas  # the FastAPI app, for its state (settings, store, tiles)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            path = scope["path"]
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root):]
+            match = TILE_PATH.fullmatch(path)
+            if match and await self._answer(scope, match, send):
+                return
+        await self.app(scope, receive, send)
+
+    async def _answer(self, scope: dict, match: re.Match, send: Any) -> bool:
+        state = self.atlas.state
+        tiles = tiles_of(state)
+        if tiles.cache is None:
+            return False
+        try:
+            properties, buffer = None, DEFAULT_BUFFER
+            if scope["query_string"]:
+                query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+                if "properties" in query:
+                    properties = _properties(query["properties"][-1])
+                if "buffer" in query:
+                    buffer = int(query["buffer"][-1])
+            key = tiles.key(parse_layer_ids(match[1]), int(match[2]), int(match[3]),
+                            int(match[4]), properties, buffer, build=False)
+        except (AtlasError, ValueError):
+            return False  # the route answers with the bilingual error
+        if key is None:
+            return False  # building a tileset is slow work: leave it to the thread pool
+        etag = tiles.etag_of(key)
+        if_none, accept = b"", b""
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                if_none = value
+            elif name == b"accept-encoding":
+                accept = value
+        common = [(b"etag", etag.encode()), (b"cache-control",
+                  b"public, max-age=%d" % state.settings.tile_max_age)]
+        if if_none and (b"*" in if_none or etag.removeprefix("W/").encode() in if_none):
+            await send({"type": "http.response.start", "status": 304, "headers": common})
+            await send({"type": "http.response.body", "body": b""})
+            return True
+        data = tiles.cache.get(key)
+        if data is None:
+            return False
+        if not data:
+            await send({"type": "http.response.start", "status": 204, "headers": common})
+            await send({"type": "http.response.body", "body": b""})
+            return True
+        common.append((b"content-type", MEDIA_BYTES))
+        if len(data) >= GZIP_MIN and b"gzip" in accept:
+            zipped_key = (*key, "gzip")
+            zipped = tiles.cache.get(zipped_key)
+            if zipped is None:
+                zipped = gzip.compress(data, compresslevel=6, mtime=0)
+                tiles.cache.put(zipped_key, zipped)
+            data = zipped
+            common += [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
+        common.append((b"content-length", b"%d" % len(data)))
+        await send({"type": "http.response.start", "status": 200, "headers": common})
+        await send({"type": "http.response.body",
+                    "body": b"" if scope["method"] == "HEAD" else data})
+        return True

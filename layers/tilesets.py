@@ -178,7 +178,9 @@ class VectorTiles:
 
     def tileset(self, layer_id: str) -> Tileset:
         """The layer's tileset at its current version (rebuilt, and its tiles dropped, on change)."""
-        version = self.store.version(layer_id)
+        return self._tileset(layer_id, self.store.version(layer_id))
+
+    def _tileset(self, layer_id: str, version: str) -> Tileset:
         current = self._tilesets.get(layer_id)
         if current is not None and current.version == version:
             return current
@@ -192,11 +194,22 @@ class VectorTiles:
             return current
 
     def key(self, layer_ids: Sequence[str], z: int, x: int, y: int,
-            properties: Sequence[str] | None, buffer: int) -> tuple:
-        """The cache key of a request: layer versions first, so a change makes new keys."""
+            properties: Sequence[str] | None, buffer: int, build: bool = True) -> tuple | None:
+        """The cache key of a request: layer versions first, so a change makes new keys.
+
+        With `build=False`, None when a tileset would first have to be (re)built.
+        """
         check_tile(z, x, y)
         check_buffer(buffer)
-        sets = [self.tileset(layer_id) for layer_id in layer_ids]
+        sets = []
+        for layer_id in layer_ids:
+            version = self.store.version(layer_id)
+            current = self._tilesets.get(layer_id)
+            if current is None or current.version != version:
+                if not build:
+                    return None
+                current = self._tileset(layer_id, version)
+            sets.append(current)
         if properties is not None:
             known = set().union(*(s.fields for s in sets))
             unknown = [p for p in properties if p not in known]

@@ -219,3 +219,19 @@ def test_layer_update_invalidates_only_its_own_tiles(own_client: TestClient) -> 
                    for k in tiles.cache._items)
     assert own_client.get(cities_path, headers={
         "If-None-Match": cities_before.headers["etag"]}).status_code == 304
+
+
+def test_cached_tile_answers_match_the_first_render(client: TestClient) -> None:
+    path = "/tiles/counties,cities/{}/{}/{}.mvt".format(*tile_of(*HUZHOU, 10))
+    plain = {"Accept-Encoding": "identity"}
+    first, second = client.get(path, headers=plain), client.get(path, headers=plain)
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content
+    for header in ("etag", "cache-control", "content-type"):
+        assert second.headers[header] == first.headers[header]
+    zipped = client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.content == first.content
+    head = client.head(path, headers=plain)
+    assert head.status_code == 200 and head.content == b""
+    empty = "/tiles/counties/6/0/0.mvt"
+    assert client.get(empty).status_code == client.get(empty).status_code == 204
