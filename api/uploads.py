@@ -29,7 +29,7 @@ from geo.errors import InvalidParameter, PayloadTooLarge, Unauthorized
 from geo.vector_io import resolve_encoding, resolve_format, write_vector
 from geo.crs import resolve_crs
 from geo.vector_read import read_folder
-from layers.overlay import overlay
+from layers.overlay import RasterSource, overlay
 from layers.uploads import (Tokens, UploadRecord, UploadStore, build_report, huzhou_outline,
                             remove_tree)
 
@@ -299,11 +299,20 @@ def upload_download(request: Request, upload_id: str, layer_id: str,
 
 
 @router.get("/uploads/{upload_id}/overlay")
-def upload_overlay(request: Request, upload_id: str) -> JSONResponse:
+async def upload_overlay(request: Request, upload_id: str) -> JSONResponse:
     """Counties (townships, axis domains, carbon raster when present) the upload meets."""
     record, store = uploads_of(request).store.layers_store(
         upload_id, owner_of(request, required=False))
     layers = [(layer, store.frame(layer.id)) for layer in record.layers]
-    return JSONResponse({"upload": upload_id,
-                         **overlay(request.app.state.store, layers)})
+    result = await asyncio.to_thread(
+        lambda: overlay(request.app.state.store, layers, _raster_sources(request)))
+    return JSONResponse({"upload": upload_id, **result})
+
+
+def _raster_sources(request: Request) -> list[RasterSource]:
+    """Every raster in the atlas' catalogue (the bamboo carbon density among them)."""
+    from api.rasters import raster_catalog
+
+    catalog = raster_catalog(request)
+    return [RasterSource(meta, catalog.path(meta.id)) for meta in catalog.list()]
 

@@ -1,15 +1,19 @@
 """Overlay a planner's upload on the atlas' own layers: what it covers, where, how much.
 
 Zone layers are the polygon layers named in `ZONE_LAYERS` that the store holds right now:
-counties today, townships once `gongfu import-boundaries` has published polygons, axis domains
-(发展轴 影响区) when that layer lands. Raster layers (bamboo carbon density) join through
-`RASTER_LAYERS` when the store can compute zonal totals (`zonal_totals(layer_id, geoms)`);
-until then the overlay says they are not available, rather than inventing numbers.
+counties, townships once `gongfu import-boundaries` has published polygons (until then they are
+points and are skipped, with the reason), and the development-axis domains (发展轴影响区) when
+built. Rasters (e.g. the bamboo carbon density, t CO2e/ha/yr) are passed in as
+`RasterSource`s and give zonal totals (`geo.raster.zonal_stats`, exactextract on EPSG:4549). A
+zone layer or raster that is illustrative says so in the result.
 
 Areas are in km² and 亩 on CGCS2000 3° Gauss-Kruger CM 120E (EPSG:4549), never Web Mercator.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -20,11 +24,19 @@ from layers.model import Layer
 from layers.store import Store
 
 ZONE_LAYERS = ("counties", "townships", "axis_domains")
-RASTER_LAYERS = ("bamboo_carbon",)
 _POLYGONAL = {"Polygon", "MultiPolygon"}
 
 
-def overlay(store: Store, layers: list[tuple[Layer, gpd.GeoDataFrame]]) -> dict:
+@dataclass(frozen=True)
+class RasterSource:
+    """A raster to total under the upload: its catalogue entry (geo.raster.RasterMeta) and file."""
+
+    meta: object  # geo.raster.RasterMeta (kept loose: geo.raster imports rasterio lazily here)
+    path: Path
+
+
+def overlay(store: Store, layers: list[tuple[Layer, gpd.GeoDataFrame]],
+            rasters: list[RasterSource] | tuple = ()) -> dict:
     """Per upload layer: its total measure and, per zone layer, the zones it meets."""
     present = {layer.id: layer for layer in store.layers()}
     zones, skipped = [], []
@@ -37,7 +49,6 @@ def overlay(store: Store, layers: list[tuple[Layer, gpd.GeoDataFrame]]) -> dict:
                             "polygons (township polygons come from import-boundaries)"})
         else:
             zones.append(layer)
-    rasters = [_raster(store, present, raster_id) for raster_id in RASTER_LAYERS]
     out = []
     for layer, frame in layers:
         geoms = frame.geometry.to_numpy()
@@ -46,19 +57,30 @@ def overlay(store: Store, layers: list[tuple[Layer, gpd.GeoDataFrame]]) -> dict:
                  "zones": {}}
         for zone in zones:
             entry["zones"][zone.id] = _against(geoms, layer, store.frame(zone.id))
-        entry["rasters"] = [r(geoms) if callable(r) else r for r in rasters]
+        entry["rasters"] = [_zonal(geoms, layer, source) for source in rasters]
         out.append(entry)
     return {"area_crs": f"EPSG:{HUZHOU_ZONE_EPSG}", "layers": out,
-            "zone_layers": [z.id for z in zones], "not_used": skipped}
+            "zone_layers": [{"id": z.id, "title": z.title,
+                             "illustrative": z.provenance.illustrative} for z in zones],
+            "rasters": [source.meta.id for source in rasters], "not_used": skipped}
 
 
-def _raster(store: Store, present: dict[str, Layer], raster_id: str):
-    zonal = getattr(store, "zonal_totals", None)
-    if raster_id in present and zonal is not None:
-        return lambda geoms: {"layer": raster_id, "available": True,
-                              **zonal(raster_id, geoms)}
-    return {"layer": raster_id, "available": False,
-            "reason": "raster not in the store yet (zonal totals join when it is)"}
+def _zonal(geoms: np.ndarray, layer: Layer, source: RasterSource) -> dict:
+    """Zonal statistics of the dissolved upload over one raster (polygons only)."""
+    from geo.raster import zonal_stats
+
+    meta = source.meta
+    head = {"raster": meta.id, "title": f"{meta.title_zh} {meta.title_en}", "unit": meta.unit,
+            "illustrative": meta.illustrative, "note": meta.note}
+    if layer.geometry_type not in _POLYGONAL:
+        return {**head, "available": False, "reason": "zonal statistics need polygons"}
+    (result,) = zonal_stats(np.array([shapely.union_all(geoms)], dtype=object), source.path)
+    body = {**head, "available": True, "covered_ha": round(result.covered_ha, 4),
+            "mean": None if result.mean is None else round(result.mean, 6)}
+    if meta.per_ha:  # a density per ha integrates to a total (e.g. t CO2e/yr)
+        body["total"] = round(result.total, 4)
+        body["total_unit"] = meta.unit.replace("/ha", "")
+    return body
 
 
 def _measure(geoms: np.ndarray, layer: Layer) -> dict:

@@ -12,6 +12,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
+import rasterio
 import shapely
 from fastapi.testclient import TestClient
 from pyproj import Transformer
@@ -302,5 +303,16 @@ def test_overlay_areas_match_a_hand_computed_case(app_env) -> None:
     counties = layer["zones"]["counties"]
     assert [c["name"] for c in counties] == ["安吉县"]
     assert counties[0]["area_km2"] == pytest.approx(4.0, rel=1e-5)
-    assert {r["layer"]: r["available"] for r in layer["rasters"]} == {"bamboo_carbon": False}
-    assert any(n["layer"] == "axis_domains" for n in result["not_used"])
+    # The bamboo carbon density raster (derived, uniform over Anji, t CO2e/ha/yr): the square
+    # lies wholly inside Anji, so it covers 400 ha and totals 400 ha × the density.
+    (carbon,) = [r for r in layer["rasters"] if r["raster"] == "bamboo_carbon_density"]
+    assert carbon["available"] and carbon["illustrative"]
+    assert carbon["covered_ha"] == pytest.approx(400, rel=1e-4)
+    with rasterio.open(path.parent / "rasters" / "bamboo_carbon_density.tif") as raster:
+        to_raster = Transformer.from_crs(4549, raster.crs.to_wkt(), always_xy=True)
+        (value,) = next(raster.sample([to_raster.transform(e0 + 4000, n0 + 2000)]))
+    assert carbon["mean"] == pytest.approx(float(value), rel=1e-5) and value > 0
+    assert carbon["total"] == pytest.approx(400 * carbon["mean"], rel=1e-4)
+    assert carbon["total_unit"] == "t CO2e/yr"
+    used = {z["id"] for z in result["zone_layers"]} | {n["layer"] for n in result["not_used"]}
+    assert used == {"counties", "townships", "axis_domains"}
