@@ -43,7 +43,7 @@ def _vendor(static_url: str, element, key: str, path: str):
 def _legend(root: str, unplaced: list[dict], schematic: bool) -> str:
     status = "（示意 schematic）" if schematic else ""
     tiers = "".join(
-        f'<div><span style="display:inline-block;width:26px;text-align:center;vertical-align:middle;line-height:0"><span class="key key-dot" style="background:{colour};'
+        f'<div><span style="display:inline-block;width:30px;text-align:center;vertical-align:middle;line-height:0"><span class="key key-dot" style="background:{colour};'
         f'width:{2 * r}px;height:{2 * r}px;margin:0"></span></span>{TIER_ZH[t]} {label}</div>'
         for t, (r, colour, label) in TIER_STYLE.items() if t != "village")
     ranks = "".join(
@@ -133,9 +133,13 @@ def build_axes_map(store: Store, root: str = "") -> AtlasMap:
             # An invisible twin carries the label along the axis (TextPath needs a polyline).
             carrier = folium.PolyLine(latlon, weight=weight, opacity=0, tooltip=tip,
                                       class_name=f"axes-axis axes-axis-{rank}").add_to(group)
-            text = f"{RANK_ZH[rank]}{'（示意）' if row.schematic else ''} ▶"
+            label_text = f"{RANK_ZH[rank]}{'（示意）' if row.schematic else ''}"
+            # Keep labels upright: a westward axis gets flipped text and a leftward arrow.
+            westward = row.geometry.coords[-1][0] < row.geometry.coords[0][0]
+            text = f"◀ {label_text}" if westward else f"{label_text} ▶"
             _vendor(static_url, PolyLineTextPath(
                 carrier, text, center=True, offset=-6 - weight,
+                orientation="flip" if westward else 0,
                 attributes={"fill": colour, "font-size": "12", "font-weight": "bold",
                             "class": "axes-label"}),
                 "polylinetextpath", "leaflet-textpath/leaflet.textpath.js").add_to(group)
