@@ -16,6 +16,8 @@ import re
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,7 +32,7 @@ from geo.vector_io import resolve_encoding, resolve_format, write_vector
 from geo.crs import resolve_crs
 from geo.vector_read import read_folder
 from layers.overlay import RasterSource, overlay
-from layers.uploads import (Tokens, UploadRecord, UploadStore, build_report, huzhou_outline,
+from layers.uploads import (ID_FIELD, Tokens, UploadRecord, UploadStore, build_report, huzhou_outline,
                             remove_tree)
 
 router = APIRouter(tags=["uploads"])
@@ -316,3 +318,40 @@ def _raster_sources(request: Request) -> list[RasterSource]:
     catalog = raster_catalog(request)
     return [RasterSource(meta, catalog.path(meta.id)) for meta in catalog.list()]
 
+
+
+@router.get("/uploads/{upload_id}/tiles/{z}/{x}/{y}.mvt")
+def upload_tile(request: Request, upload_id: str, z: int, x: int, y: int) -> Response:
+    """One Mapbox vector tile (WebMercatorQuad) of all the upload's layers; owner only.
+
+    Uploads are small and private, so tiles are cut per request (no shared cache, no
+    simplification pyramid) and marked `private, no-store`.
+    """
+    import shapely
+
+    from geo.mvt import MEDIA_TYPE, TileLayer, encode
+    from geo.tiles import EXTENT, check_tile, tile_bounds, to_mercator, to_tile_coordinates
+
+    check_tile(z, x, y)
+    record, store = uploads_of(request).store.layers_store(
+        upload_id, owner_of(request, required=False))
+    bounds = tile_bounds(z, x, y)
+    pad = (bounds[2] - bounds[0]) * 64 / EXTENT  # 64-unit buffer: no seams at tile edges
+    padded = (bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
+    layers = []
+    for layer in record.layers:
+        frame = store.frame(layer.id)
+        merc = to_mercator(frame.geometry.to_numpy())
+        hits = shapely.STRtree(merc).query(shapely.box(*padded), predicate="intersects")
+        geoms = merc[hits]
+        points = shapely.get_type_id(geoms) == shapely.GeometryType.POINT
+        geoms = np.where(points, geoms, shapely.clip_by_rect(geoms, *padded))
+        keep = ~shapely.is_empty(geoms)
+        rows = frame.iloc[hits[keep]]
+        columns = [c for c in rows.columns if c != rows.geometry.name]
+        props = [{c: (None if v is None else str(v)) for c, v in zip(columns, values)
+                  if v is not None} for values in rows[columns].itertuples(index=False)]
+        layers.append(TileLayer(layer.id, to_tile_coordinates(geoms[keep], bounds),
+                                [int(i) for i in rows[ID_FIELD]], props))
+    return Response(encode(layers), media_type=MEDIA_TYPE,
+                    headers={"Cache-Control": "private, no-store"})

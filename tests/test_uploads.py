@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import geopandas as gpd
+import morecantile
 import numpy as np
 import pytest
 import rasterio
@@ -19,6 +20,7 @@ from pyproj import Transformer
 
 from api.app import create_app
 from api.settings import Settings
+from geo.mvt import decode
 from layers.model import Layer, Provenance
 from layers.store import GeoPackageStore
 from test_vector_read import EASTINGS, NAMES, NORTHINGS, gbk_shapefile
@@ -96,7 +98,7 @@ def test_privacy_between_two_tokens_and_restart(app_env, tmp_path: Path) -> None
     assert a["token"] != b["token"]
     mine = f"/uploads/{a['id']}"
     paths = [mine, f"{mine}/layers/layer_1/items", f"{mine}/layers/layer_1/download?format=gpkg",
-             f"{mine}/overlay", f"/maps/overlay/{a['id']}"]
+             f"{mine}/overlay", f"/maps/overlay/{a['id']}", f"{mine}/tiles/10/857/419.mvt"]
     for path in paths:
         assert client.get(path, headers=auth(a["token"])).status_code == 200, path
         other = client.get(path, headers=auth(b["token"]))
@@ -127,6 +129,22 @@ def test_configured_api_key_owns_uploads(app_env, tmp_path: Path, monkeypatch) -
     assert "token" not in body
     assert client.get(f"/uploads/{body['id']}", headers=auth("planner-key-1")).status_code == 200
     assert client.get(f"/uploads/{body['id']}", headers=auth("planner-key-2")).status_code == 404
+
+
+def test_owner_gets_vector_tiles_of_the_upload(app_env, tmp_path: Path) -> None:
+    make, _, _ = app_env
+    client = make()
+    body = post(client, "a.zip", gbk_zip(tmp_path)).json()
+    lon, lat = Transformer.from_crs(4528, 4326, always_xy=True).transform(
+        EASTINGS + 40_000_000, NORTHINGS)
+    tile = morecantile.tms.get("WebMercatorQuad").tile(lon[0], lat[0], 12)
+    got = client.get(f"/uploads/{body['id']}/tiles/{tile.z}/{tile.x}/{tile.y}.mvt",
+                     headers=auth(body["token"]))
+    assert got.status_code == 200 and got.headers["cache-control"] == "private, no-store"
+    features = decode(got.content)["layer_1"]["features"]
+    assert NAMES[0] in {f["properties"]["名称"] for f in features}
+    empty = client.get(f"/uploads/{body['id']}/tiles/3/0/0.mvt", headers=auth(body["token"]))
+    assert empty.status_code == 200 and empty.content == b""
 
 
 def test_download_through_vector_io_round_trips(app_env, tmp_path: Path) -> None:
