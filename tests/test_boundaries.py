@@ -103,6 +103,7 @@ def test_build_command_writes_a_store(tmp_path) -> None:
     result = CliRunner().invoke(app, ["build", "--region", "3305", "--store", str(target)])
     assert result.exit_code == 0, result.output
     assert [layer.id for layer in GeoPackageStore(target).layers()] == [
-        "cities", "counties", "county_seats", "townships", "villages"]
+        "cities", "counties", "county_seats", "townships", "villages",
+        "axis_nodes", "axes", "axis_domains", "axis_clusters"]  # + Huzhou demo axes
     bad = CliRunner().invoke(app, ["build", "--region", "xx", "--store", str(target)])
     assert bad.exit_code != 0
