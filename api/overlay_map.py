@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from api.maps import ATTRIBUTION, AtlasMap, Attribution, InfoBox
 from api.uploads import owner_of, uploads_of
-from layers.overlay import ZONE_LAYERS
+from layers.overlay import ZONE_LAYERS, overlay
 from layers.uploads import ID_FIELD
 
 router = APIRouter(tags=["uploads"])
@@ -39,8 +39,29 @@ def escaped(frame: gpd.GeoDataFrame, columns: list[str]) -> gpd.GeoDataFrame:
     return out
 
 
-def build_overlay_map(public, record, upload_store, root: str = "") -> AtlasMap:
-    """The upload's layers (red) over the zone layers the public store holds."""
+def _figures(result: dict | None) -> str:
+    """Legend lines: each upload layer's size and the counties it falls in (escaped)."""
+    if not result:
+        return ""
+    lines = []
+    for entry in result["layers"]:
+        total = entry["total"]
+        if "area_km2" in total:
+            size = f'{total["area_km2"]:,.3f} km² / {total["area_mu"]:,.0f} 亩'
+        elif "length_km" in total:
+            size = f'{total["length_km"]:,.3f} km'
+        else:
+            size = f'{total["count"]} 个要素 features'
+        counties = "、".join(html.escape(z["name"]) for z in entry["zones"].get("counties", []))
+        lines.append(f'<div class="atlas-note">{html.escape(entry["title"])}: {size}'
+                     f'{" · " + counties if counties else ""}</div>')
+    return "".join(lines)
+
+
+def build_overlay_map(public, record, upload_store, root: str = "", result: dict | None = None,
+                      rasters: list | None = None) -> AtlasMap:
+    """The upload's layers (red) over the zone layers the public store holds; rasters (e.g.
+    bamboo carbon density) as switchable tile layers, off at first."""
     static_url = f"{root}/static"
     frames = [(layer, upload_store.frame(layer.id)) for layer in record.layers]
     bounds = gpd.GeoSeries([g for _, f in frames for g in f.geometry], crs=4326).total_bounds
@@ -61,6 +82,12 @@ def build_overlay_map(public, record, upload_store, root: str = "") -> AtlasMap:
             tooltip=folium.GeoJsonTooltip(fields=["name", "code"],
                                           aliases=["名称 Name", "代码 Code"]),
         ).add_to(fmap)
+    for meta in rasters or []:
+        label = f"{meta.title_zh} {meta.title_en}" + ("（示意 illustrative）"
+                                                     if meta.illustrative else "")
+        folium.TileLayer(tiles=f"{root}/rasters/{meta.id}/tiles/{{z}}/{{x}}/{{y}}.png",
+                         name=html.escape(label), attr=html.escape(meta.source or meta.id),
+                         overlay=True, show=False, opacity=0.7).add_to(fmap)
     for layer, frame in frames:
         fields = [c for c in frame.columns
                   if c not in (frame.geometry.name, ID_FIELD)][:MAX_TOOLTIP_FIELDS]
@@ -84,6 +111,8 @@ def build_overlay_map(public, record, upload_store, root: str = "") -> AtlasMap:
         f'<div><span class="key" style="background:{UPLOAD_COLOUR}"></span>'
         "上传图层 Uploaded layer（仅本人可见 private）</div>"
         '<div><span class="key key-county"></span>区县 County</div>'
+        f"{_figures(result)}"
+        f'<div class="atlas-note">面积按 EPSG:4549 量算 Areas on EPSG:4549</div>'
     )
     InfoBox(legend, static_url).add_to(fmap)
     Attribution(ATTRIBUTION + " | 上传 Upload: 用户自有数据 owner's own data").add_to(fmap)
@@ -97,8 +126,13 @@ def overlay_map(request: Request, upload_id: str) -> HTMLResponse:
     """The upload over counties (and townships / axis domains when present); owner only."""
     record, upload_store = uploads_of(request).store.layers_store(
         upload_id, owner_of(request, required=False))
+    from api.rasters import raster_catalog
+
     root = request.scope.get("root_path", "").rstrip("/")
-    page = build_overlay_map(request.app.state.store, record, upload_store, root)
+    public = request.app.state.store
+    result = overlay(public, [(layer, upload_store.frame(layer.id)) for layer in record.layers])
+    page = build_overlay_map(public, record, upload_store, root, result,
+                             raster_catalog(request).list())
     # The token may be in the URL (?access_token=): keep it out of caches and Referer headers.
     return HTMLResponse(page.get_root().render(),
                         headers={"Cache-Control": "private, no-store",
