@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from folium.template import Template
 
 from api.maps import ATTRIBUTION, AtlasMap, Attribution, InfoBox
+from api.vector_grid import VectorTileLayer
 from geo.errors import LayerWithoutGeometry
 from layers import indicators
 from layers.choropleth import Choropleth, choropleth, spec_from_params
@@ -59,6 +60,71 @@ class FactSheetPopups(MacroElement):
         super().__init__()
         self._name = "FactSheetPopups"
         self.title = title
+        self.root = root
+
+
+class ChoroplethTiles(VectorTileLayer):
+    """The classed layer drawn from our MVT tiles (for layers above the map's tile threshold):
+    the page carries only {code: [colour, name, figure]}, so it stays small for 2,900
+    counties. Tooltips and fact-sheet popups as in the inline version."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var classes = {{ this.classes|tojson }}, noData = {{ this.no_data|tojson }};
+            var base = {{ this.style|tojson }}, idField = {{ this.id_field|tojson }};
+            var esc = function (s) {
+                return String(s == null ? "" : s).replace(/[&<>"]/g, function (c) {
+                    return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]; });
+            };
+            function style(p) {
+                var c = classes[p[idField]];
+                return Object.assign({}, base, {fillColor: c ? c[0] : noData,
+                    className: c ? "atlas-choropleth" : "atlas-choropleth atlas-nodata"});
+            }
+            var styles = {};
+            styles[{{ this.layer_id|tojson }}] = style;
+            var layer = L.vectorGrid.protobuf({{ this.url|tojson }}, {
+                rendererFactory: L.svg.tile, interactive: true,
+                maxNativeZoom: {{ this.max_native_zoom }}, vectorTileLayerStyles: styles,
+                getFeatureId: function (f) { return f.properties[idField]; }
+            });
+            function text(p) {
+                var c = classes[p[idField]];
+                return "<b>" + esc(p.name) + "</b><br>" + {{ this.title|tojson }} + ": " +
+                    (c ? esc(c[1]) : "无数据 No data");
+            }
+            var tip = null, map = {{ this._parent.get_name() }};
+            layer.on("mouseover", function (e) {
+                if (tip) { map.closeTooltip(tip); }
+                tip = L.tooltip({sticky: true}).setLatLng(e.latlng)
+                    .setContent(text(e.layer.properties)).addTo(map);
+            });
+            layer.on("mousemove", function (e) { if (tip) { tip.setLatLng(e.latlng); } });
+            layer.on("mouseout", function () { if (tip) { map.closeTooltip(tip); tip = null; } });
+            layer.on("click", function (e) {
+                var p = e.layer.properties, c = classes[p[idField]];
+                L.popup().setLatLng(e.latlng).setContent('<div class="atlas-popup">' + text(p) +
+                    (c && c[2] ? '<br><small>来源 Source: ' + esc(c[2]) + '</small>' : '') +
+                    '<br><a class="atlas-factsheet" href="{{ this.root }}/places/' +
+                    esc(p[idField]) + '?f=html">地情卡 Fact sheet →</a></div>').openOn(map);
+            });
+            return layer;
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, result: Choropleth, layer_id: str, name: str, root: str) -> None:
+        super().__init__(f"{root}/tiles/{layer_id}/{{z}}/{{x}}/{{y}}.mvt?properties=code,name",
+                         layer_id, name, f"{root}/static",
+                         style={"color": "#555", "weight": 0.5, "fill": True,
+                                "fillOpacity": 0.8})
+        frame = _features(result)
+        self.classes = {code: [colour, display, source] for code, colour, display, source, cls
+                        in zip(frame["code"], frame["colour"], frame["display"], frame["source"],
+                               frame["class"]) if cls >= 0}
+        self.no_data = NO_DATA_COLOUR
+        self.title = result.title
         self.root = root
 
 
@@ -166,8 +232,12 @@ def _legend_html(result: Choropleth, layer_title: str, choices: list[tuple[str, 
     )
 
 
-def build_choropleth(store: Store, params, root: str = "") -> AtlasMap:
-    """The choropleth map for query `params` (layer, indicator, year, scheme, k, ramp…)."""
+def build_choropleth(store: Store, params, root: str = "",
+                     tiles_threshold: int | None = None) -> AtlasMap:
+    """The choropleth map for query `params` (layer, indicator, year, scheme, k, ramp…).
+
+    Polygon layers with more than `tiles_threshold` features are drawn from our MVT tiles.
+    """
     layer_id = params.get("layer") or "counties"
     layer = store.layer(layer_id)
     if layer.geometry_type == "None":
@@ -195,6 +265,8 @@ def build_choropleth(store: Store, params, root: str = "") -> AtlasMap:
     name = f"{layer.title_zh} {layer.title_en}"
     if points:
         _symbols(result, name).add_to(fmap)
+    elif tiles_threshold is not None and len(result.frame) > tiles_threshold:
+        ChoroplethTiles(result, layer_id, name, root).add_to(fmap)
     else:
         polygons = _polygons(result, name)
         FactSheetPopups(result.title, root).add_to(polygons)
@@ -224,5 +296,6 @@ def _choice_title(table: indicators.IndicatorTable, ind: str) -> str:
 def choropleth_map(request: Request) -> HTMLResponse:
     """An indicator on a layer: classes, legend, tooltips, fact-sheet popups, selectors."""
     root = request.scope.get("root_path", "").rstrip("/")
-    fmap = build_choropleth(request.app.state.store, request.query_params, root)
+    threshold = getattr(request.app.state.settings, "map_tiles_threshold", None)
+    fmap = build_choropleth(request.app.state.store, request.query_params, root, threshold)
     return HTMLResponse(fmap.get_root().render())

@@ -116,3 +116,47 @@ def test_point_layer_gets_proportional_symbols(page, live_server: str) -> None:
     assert max(radii) > 2 * min(radii)  # size follows the value
     assert "圆面积与数值成正比" in tab.locator(".atlas-infobox").inner_text()
     assert problems == []
+
+
+@pytest.fixture(scope="module")
+def tiled_server(store_path: Path):
+    """The app with a map tile threshold of 3 features, so the 5 counties come from MVT."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "GONGFU_STORE_PATH": str(store_path), "GONGFU_MAP_TILES_THRESHOLD": "3"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, cwd=Path(__file__).parent.parent)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/conformance", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_large_layers_are_classed_from_tiles(page, tiled_server: str) -> None:
+    tab, problems = page
+    response = tab.goto(f"{tiled_server}/maps/choropleth?indicator=villages_per_100km2",
+                        wait_until="load")
+    assert "吴兴区" not in response.text()  # geometry and names come from the tiles
+    tab.wait_for_function(
+        "document.querySelectorAll('path.atlas-choropleth').length >= 5", timeout=10000)
+    fills = {f for f in _fills(tab) if f and f.lower() != NO_DATA_COLOUR}
+    assert len(fills) == 5
+    assert problems == []
