@@ -133,26 +133,59 @@ def _epsg_by_esri_name(name: str) -> int | None:
 
 
 def sniff(bounds: tuple[float, float, float, float]) -> SourceCrs:
-    """Infer the CRS from coordinate magnitudes (see the module docstring); raises if unsure."""
-    found = _sniff_order(*bounds)
-    if found is None:
-        xmin, ymin, xmax, ymax = bounds
-        found = _sniff_order(ymin, xmin, ymax, xmax)
-        if found is not None and found.key != "EPSG:3857":
-            found.swap_xy = True
-            found.reason_zh += " 坐标按测量习惯为 X=北、Y=东，已交换。"
-            found.reason_en += " Coordinates follow the survey convention X=north, Y=east; " \
-                               "swapped."
-        else:
-            found = None
-    if found is None:
+    """Infer the CRS from coordinate magnitudes (see the module docstring); raises if unsure.
+
+    Some magnitudes fit two readings (Web Mercator x ≈ 13 × 10⁶ is also a 6° zone-13 easting
+    with prefix): every reading that lands in China is a candidate, the one nearest Huzhou is
+    taken, and the others are named in a warning.
+    """
+    xmin, ymin, xmax, ymax = bounds
+    candidates = _candidates(xmin, ymin, xmax, ymax)
+    for swapped in _candidates(ymin, xmin, ymax, xmax):
+        if swapped.key != "EPSG:3857":
+            swapped.swap_xy = True
+            swapped.reason_zh += " 坐标按测量习惯为 X=北、Y=东，已交换。"
+            swapped.reason_en += " Coordinates follow the survey convention X=north, Y=east; " \
+                                 "swapped."
+            candidates.append(swapped)
+    placed = [(d, c) for c in candidates if (d := _distance_to_huzhou(c, bounds)) is not None]
+    if not placed:
         raise UnknownCrs(
             "文件未声明坐标系，且无法从坐标数值推断。请用 crs 参数指定，例如 crs=EPSG:4549。",
             "The file declares no CRS and none can be inferred from its coordinates. Give one "
             "with the crs parameter, e.g. crs=EPSG:4549.",
             bounds=list(bounds),
         )
+    placed.sort(key=lambda pair: pair[0])
+    found = placed[0][1]
+    others = ", ".join(c.key for _, c in placed[1:])
+    if others:
+        found.warnings.append({
+            "zh": f"坐标数值也符合 {others}（落点离湖州更远），如不对请用 crs 参数指定。",
+            "en": f"The numbers also fit {others} (landing farther from Huzhou); if those are "
+                  "right, give crs=.",
+        })
     return found
+
+
+HUZHOU_LONLAT = (120.09, 30.89)
+CHINA_BOX = (73.0, 17.0, 136.0, 54.0)  # lon/lat box a Chinese planning file should land in
+
+
+def _distance_to_huzhou(source: SourceCrs, bounds: tuple[float, float, float, float]
+                        ) -> float | None:
+    """Degrees from Huzhou to where the bbox centre lands under `source`; None if a projected
+    reading lands outside China (degrees are always a reading: they are unmistakable)."""
+    from pyproj import Transformer
+
+    x, y = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    if source.swap_xy:
+        x, y = y, x
+    lon, lat = Transformer.from_crs(source.crs, "OGC:CRS84", always_xy=True).transform(x, y)
+    west, south, east, north = CHINA_BOX
+    if not (west <= lon <= east and south <= lat <= north):
+        return 1e3 if source.crs.is_geographic else None
+    return float(((lon - HUZHOU_LONLAT[0]) ** 2 + (lat - HUZHOU_LONLAT[1]) ** 2) ** 0.5)
 
 
 def _inferred(epsg: int, zh: str, en: str, projected: bool = True) -> SourceCrs:
@@ -169,17 +202,18 @@ def _inferred(epsg: int, zh: str, en: str, projected: bool = True) -> SourceCrs:
     return source
 
 
-def _sniff_order(xmin: float, ymin: float, xmax: float, ymax: float) -> SourceCrs | None:
+def _candidates(xmin: float, ymin: float, xmax: float, ymax: float) -> list[SourceCrs]:
+    found: list[SourceCrs] = []
     if -180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90:
-        return _inferred(4490, "经纬度（度）→ CGCS2000 地理坐标 EPSG:4490。",
-                         "degrees → CGCS2000 geographic, EPSG:4490.", projected=False)
+        found.append(_inferred(4490, "经纬度（度）→ CGCS2000 地理坐标 EPSG:4490。",
+                         "degrees → CGCS2000 geographic, EPSG:4490.", projected=False))
     northing_ok = 1.5e6 <= ymin <= ymax <= 6.5e6
     zone = int(xmin // 1e6)
     if northing_ok and zone == int(xmax // 1e6):
         if 25 <= zone <= 45:
             epsg = 4513 + zone - 25
-            return _inferred(epsg, f"带号 {zone} 的 3° 高斯-克吕格坐标 → EPSG:{epsg}。",
-                             f"3° Gauss-Kruger with zone prefix {zone} → EPSG:{epsg}.")
+            found.append(_inferred(epsg, f"带号 {zone} 的 3° 高斯-克吕格坐标 → EPSG:{epsg}。",
+                                   f"3° Gauss-Kruger with zone prefix {zone} → EPSG:{epsg}."))
         if 13 <= zone <= 23:
             epsg = 4491 + zone - 13
             source = _inferred(epsg, f"带号 {zone} 的 6° 高斯-克吕格坐标 → EPSG:{epsg}。",
@@ -188,13 +222,13 @@ def _sniff_order(xmin: float, ymin: float, xmax: float, ymax: float) -> SourceCr
                 "zh": "6° 分带多见于北京54/西安80 时期的图件，请核对坐标系。",
                 "en": "6° zones are typical of Beijing 54 / Xian 80 era maps; check the CRS.",
             })
-            return source
+            found.append(source)
     if northing_ok and 0 < xmin <= xmax < 1e6:
-        return _inferred(4549, "无带号的 3° 高斯-克吕格坐标，按湖州所在中央经线 120°E → "
+        found.append(_inferred(4549, "无带号的 3° 高斯-克吕格坐标，按湖州所在中央经线 120°E → "
                                "EPSG:4549（中央经线无法从数值判断）。",
                          "3° Gauss-Kruger without zone prefix; assumed Huzhou's central "
                          "meridian 120E → EPSG:4549 (the meridian cannot be read from the "
-                         "numbers).")
+                         "numbers)."))
     if 7e6 <= xmin <= xmax <= 1.6e7 and 1.5e6 <= ymin <= ymax <= 7.5e6:
-        return _inferred(3857, "Web 墨卡托 → EPSG:3857。", "Web Mercator → EPSG:3857.")
-    return None
+        found.append(_inferred(3857, "Web 墨卡托 → EPSG:3857。", "Web Mercator → EPSG:3857."))
+    return found

@@ -304,3 +304,73 @@ def test_garbage_with_geo_extension_refused(tmp_path: Path) -> None:
     (folder / "x.geojson").write_bytes(b"\x00\x01 not json")
     with pytest.raises(UnreadableUpload):
         read_folder(folder)
+
+
+def test_geopackage_with_two_layers_and_a_table(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = folder / "规划.gpkg"
+    points = gpd.GeoDataFrame({"名称": NAMES}, geometry=shapely.points(EASTINGS, NORTHINGS),
+                              crs=4549)
+    roads = gpd.GeoDataFrame({"等级": ["主轴"]},
+                             geometry=[shapely.LineString(zip(EASTINGS, NORTHINGS))], crs=4549)
+    pyogrio.write_dataframe(points, path, layer="村点")
+    pyogrio.write_dataframe(roads, path, layer="道路")
+    pyogrio.write_dataframe(gpd.pd.DataFrame({"k": ["v"]}), path, layer="说明表")
+    upload = read_folder(folder)
+    assert sorted(layer.name for layer in upload.layers) == ["村点", "道路"]
+    assert all(layer.crs.key == "EPSG:4549" and layer.crs.how == "declared"
+               for layer in upload.layers)
+    roads_layer = next(layer for layer in upload.layers if layer.name == "道路")
+    assert roads_layer.geometry_type == "LineString"
+    lon, lat = expected_lonlat(4549, EASTINGS, NORTHINGS)
+    got = shapely.get_coordinates(roads_layer.frame.geometry.to_numpy())
+    np.testing.assert_allclose(got, np.column_stack([lon, lat]), atol=1e-9)
+
+
+def test_web_mercator_and_six_degree_zones_are_sniffed(tmp_path: Path) -> None:
+    lon, lat = np.array([119.9, 120.1]), np.array([30.8, 30.9])
+    for epsg, expected, flagged in ((3857, "EPSG:3857", False), (4499, "EPSG:4499", True)):
+        x, y = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
+        if epsg == 4499:  # CGCS2000 6° zone 21 (CM 123E), with its zone prefix
+            assert 21e6 < x.min() < 22e6
+        folder = tmp_path / str(epsg)
+        folder.mkdir()
+        (folder / "p.csv").write_text("x,y\n" + "\n".join(f"{a},{b}" for a, b in zip(x, y)))
+        (layer,) = read_folder(folder).layers
+        assert layer.crs.key == expected
+        assert any("6°" in w["en"] for w in layer.warnings) == flagged
+        got = shapely.get_coordinates(layer.frame.geometry.to_numpy())
+        np.testing.assert_allclose(got, np.column_stack([lon, lat]), atol=1e-7)
+
+
+def test_gcj02_override_is_converted_to_wgs84(tmp_path: Path) -> None:
+    from geo.gcj02 import wgs84_to_gcj02
+
+    lon, lat = np.array([120.09]), np.array([30.87])
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "amap.csv").write_text(f"name,lng,lat\n点,{glon[0]},{glat[0]}\n")
+    (layer,) = read_folder(folder, crs_override="GCJ-02").layers
+    assert layer.crs.key == "GCJ-02" and layer.crs.how == "override"
+    got = shapely.get_coordinates(layer.frame.geometry.to_numpy())[0]
+    assert got == pytest.approx([lon[0], lat[0]], abs=1e-6)  # back within ~0.1 m
+    assert abs(glon[0] - lon[0]) > 1e-3  # the shift was real (hundreds of metres)
+
+
+def test_cpg_that_lies_falls_back_and_says_so(tmp_path: Path) -> None:
+    shp = gbk_shapefile(tmp_path / "in")
+    shp.with_suffix(".cpg").write_text("UTF-8")  # but the values are GBK
+    (layer,) = read_folder(tmp_path / "in").layers
+    assert layer.encoding.codec == "gb18030"
+    assert "do not decode" in layer.encoding.note_en
+    assert list(layer.frame["名称"]) == NAMES
+
+
+def test_degrees_outside_china_are_still_degrees(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "p.csv").write_text("lon,lat\n2.35,48.85\n")  # Paris: far away, but degrees
+    (layer,) = read_folder(folder).layers
+    assert layer.crs.key == "EPSG:4490" and not layer.crs.swap_xy
