@@ -181,7 +181,10 @@ def _distance_to_huzhou(source: SourceCrs, bounds: tuple[float, float, float, fl
     x, y = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
     if source.swap_xy:
         x, y = y, x
-    lon, lat = Transformer.from_crs(source.crs, "OGC:CRS84", always_xy=True).transform(x, y)
+    # Inverse projection onto the CRS's own datum only: datum shifts are metres, irrelevant to
+    # "which province does this land in", and finding one costs PROJ about a second.
+    lon, lat = Transformer.from_crs(source.crs, source.crs.geodetic_crs,
+                                    always_xy=True).transform(x, y)
     west, south, east, north = CHINA_BOX
     if not (west <= lon <= east and south <= lat <= north):
         return 1e3 if source.crs.is_geographic else None
