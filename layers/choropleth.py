@@ -50,7 +50,10 @@ class Choropleth:
 
     @property
     def title(self) -> str:
-        year = f"（{self.spec.year}）" if self.spec.year else ""
+        if self.spec.year:
+            year = f"（{self.spec.year}）"
+        else:  # each place's newest figure: say so when the years differ
+            year = "（各地最新 latest）" if len(self.years) > 1 else ""
         zh, en = self.meta.get("title_zh", ""), self.meta.get("title_en", "")
         return f"{zh}{year} {en}".strip()
 

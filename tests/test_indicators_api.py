@@ -266,3 +266,33 @@ def test_cli_loads_a_table(store_path: Path, tmp_path: Path) -> None:
     table_after = indicators.load(GeoPackageStore(copy))
     assert "常住人口" in table_after.catalog.index
     assert "villages_per_100km2" in table_after.catalog.index
+
+
+def test_township_polygons_get_computed_areas(store_path: Path, tmp_path: Path) -> None:
+    """Where the store has township polygons (a planner's import; here a clearly synthetic
+    fixture: 2 km squares around the seat points), townships get areas too."""
+    import geopandas as gpd
+    import shapely
+
+    from geo.measure import area_km2
+    from layers.model import Layer, Provenance
+
+    copy = tmp_path / "towns.gpkg"
+    shutil.copyfile(store_path, copy)
+    store = GeoPackageStore(copy)
+    towns = store.frame("townships")
+    towns = towns[towns.geometry.notna()].copy()
+    towns["geometry"] = [shapely.MultiPolygon([p.buffer(0.01, cap_style="square")])
+                         for p in towns.geometry]
+    layer = store.layer("townships")
+    synthetic = Layer(**{**layer.__dict__, "geometry_type": "MultiPolygon",
+                         "provenance": Provenance("synthetic test squares", "none", "WGS84",
+                                                  illustrative=True)})
+    store.put(synthetic, gpd.GeoDataFrame(towns, geometry="geometry", crs=4326))
+    table = indicators.load(store)
+    areas = table.values("area_km2")
+    code = towns.index[0]
+    assert areas.at[code, "level"] == "township"
+    assert areas.at[code, "value"] == pytest.approx(area_km2(towns.geometry.to_numpy())[0],
+                                                     abs=1e-3)
+    assert len(areas[areas["level"] == "township"]) == len(towns)
