@@ -1,0 +1,355 @@
+"""Vector tiles: Gongfu Atlas vs TiPg (PyPI, on a real PostGIS) vs a bare uvicorn endpoint.
+
+One run, the same fixed tile list for every server: zooms 5–14 over Zhejiang and over Huzhou
+(up to --per-zoom tiles per zoom and region, spread evenly over the region's tiles), layer
+`counties` with all attributes, extent 4096, buffer 64. Servers, one uvicorn worker each:
+
+- bare   a raw ASGI app returning fixed bytes (the median size of our tiles): the HTTP ceiling
+- ours   warm: tile cache on, every tile requested once before measuring
+- ours   cold: GONGFU_TILE_CACHE_MB=0, every request renders (the per-layer simplified pyramid
+         is built once per layer version, before measuring, as in a running server)
+- tipg   TiPg 1.6.1 over PostGIS 3 (Debian postgresql-15-postgis-3) in a private cluster on a
+         loopback port, loaded with ogr2ogr from the same GeoPackage; TIPG_TILE_BUFFER=64
+
+Load: `wrk` (Debian) on loopback, 1 thread, --connections, --duration per server, cycling
+through the list; its Lua `done` hook reports requests/s, p50/p99 and error counts.
+Also: the China county set (~2,900 polygons) at z5, cold, sequential requests (target < 100 ms).
+
+Run (root, Debian): apt-get install postgresql-15-postgis-3 gdal-bin wrk
+     .venv/bin/pip install -c constraints.txt -e '.[bench]'
+     .venv/bin/gongfu build --region 33 --store /tmp/zj.gpkg
+     .venv/bin/gongfu build --region all --store /tmp/cn.gpkg
+     .venv/bin/python bench/tiles.py [--write]    # --write replaces bench/RESULTS.md
+Not part of `make test`. Every server and the cluster are stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import mapbox_vector_tile
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from geo.tiles import tiles_covering  # noqa: E402
+from layers.store import GeoPackageStore  # noqa: E402
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+HUZHOU = (119.23, 30.37, 120.49, 31.19)  # WGS84 bounds of the Huzhou counties
+ZOOMS = range(5, 15)
+LAYER = "counties"
+BUFFER = 64
+LUA = r"""
+local paths = {}
+for line in io.lines(os.getenv("TILE_LIST")) do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+BARE_APP = '''
+import os
+BODY = b"\\x1a" * int(os.environ["BARE_BYTES"])
+HEADERS = [(b"content-type", b"application/vnd.mapbox-vector-tile"),
+           (b"content-length", str(len(BODY)).encode())]
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(port: int, path: str, conn: http.client.HTTPConnection | None = None) -> tuple[int, bytes]:
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def wait_for(port: int, path: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            status, _ = get(port, path)
+            if status < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server on port {port} did not answer {path}")
+
+
+@contextmanager
+def uvicorn(app: str, env: dict, probe: str, factory: bool = False, cwd: Path = PROJECT):
+    """One uvicorn worker on a free loopback port; yields the port, stops it by its pid."""
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning", "--no-access-log"] + (["--factory"] if factory else [])
+    process = subprocess.Popen(args, env={**os.environ, **env}, cwd=cwd)
+    try:
+        wait_for(port, probe)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def as_postgres(args: list[str], **kw) -> subprocess.CompletedProcess:
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    return subprocess.run(prefix + args, check=True, capture_output=True, text=True, **kw)
+
+
+@contextmanager
+def postgis(store: Path, layers: list[str]):
+    """A private PostgreSQL 15 + PostGIS 3 cluster on loopback holding the store's layers."""
+    work = Path(tempfile.mkdtemp(prefix="gongfu-bench-pg-"))
+    data = work / "data"
+    if os.geteuid() == 0:
+        shutil.chown(work, "postgres")
+    port = free_port()
+    as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+                 "-E", "UTF8"])
+    as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(work / "log"), "-w", "-o",
+                 f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c shared_buffers=512MB "
+                 "-c max_connections=50 -c fsync=off", "start"])
+    try:
+        dsn = f"host=127.0.0.1 port={port} user=postgres dbname=bench"
+        subprocess.run(["psql", f"postgresql://postgres@127.0.0.1:{port}/postgres", "-qc",
+                        "CREATE DATABASE bench"], check=True)
+        subprocess.run(["psql", f"postgresql://postgres@127.0.0.1:{port}/bench", "-qc",
+                        "CREATE EXTENSION postgis"], check=True)
+        for layer in layers:
+            subprocess.run(["ogr2ogr", "-f", "PostgreSQL", f"PG:{dsn}", str(store), layer,
+                            "-nln", layer, "-lco", "GEOMETRY_NAME=geom", "-lco", "FID=fid",
+                            "-nlt", "PROMOTE_TO_MULTI"], check=True)
+        subprocess.run(["psql", f"postgresql://postgres@127.0.0.1:{port}/bench", "-qc",
+                        "ANALYZE"], check=True)
+        yield f"postgresql://postgres@127.0.0.1:{port}/bench"
+    finally:
+        as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def tile_list(store: Path, per_zoom: int) -> list[tuple[int, int, int]]:
+    """Fixed tiles: per zoom 5–14, up to `per_zoom` over Zhejiang and over Huzhou, evenly spread."""
+    zhejiang = tuple(GeoPackageStore(store).frame(LAYER).total_bounds)
+    chosen: list[tuple[int, int, int]] = []
+    for bounds in (zhejiang, HUZHOU):
+        for z in ZOOMS:
+            tiles = sorted((t.z, t.x, t.y) for t in tiles_covering(bounds, [z]))
+            step = max(1, len(tiles) / per_zoom)
+            picked = [tiles[int(i * step)] for i in range(min(per_zoom, len(tiles)))]
+            chosen += [t for t in picked if t not in chosen]
+    return chosen
+
+
+def wrk(port: int, paths: list[str], duration: int, connections: int, workdir: Path) -> dict:
+    listing = workdir / f"paths-{port}.txt"
+    listing.write_text("\n".join(paths) + "\n")
+    script = workdir / "list.lua"
+    script.write_text(LUA)
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "60s", "-s",
+         str(script), f"http://127.0.0.1:{port}"],
+        check=True, capture_output=True, text=True, env={**os.environ, "TILE_LIST": str(listing)})
+    line = next(l for l in out.stdout.splitlines() if l.startswith("WRKJSON "))
+    raw = json.loads(line.removeprefix("WRKJSON "))
+    errors = sum(raw[k] for k in ("connect", "read", "write", "status", "timeout"))
+    return {"rps": raw["requests"] / (raw["duration_us"] / 1e6), "p50_ms": raw["p50_us"] / 1e3,
+            "p99_ms": raw["p99_us"] / 1e3, "requests": raw["requests"], "errors": errors,
+            "error_ratio": errors / max(raw["requests"], 1)}
+
+
+def features(data: bytes, layer: str) -> int:
+    if not data:
+        return 0
+    decoded = mapbox_vector_tile.decode(data)
+    return len(decoded[layer]["features"]) if layer in decoded else 0
+
+
+def china_z5(store: Path, rounds: int) -> dict:
+    """Our cold z5 tiles over China's counties, sequentially (pyramid built first, timed)."""
+    env = {"GONGFU_STORE_PATH": str(store), "GONGFU_TILE_CACHE_MB": "0"}
+    with uvicorn("api.app:create_app", env, "/conformance", factory=True) as port:
+        bounds = tuple(GeoPackageStore(store).frame(LAYER).total_bounds)
+        tiles = [(t.z, t.x, t.y) for t in tiles_covering(bounds, [5])]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        start = time.perf_counter()
+        get(port, f"/tiles/{LAYER}/5/{tiles[0][1]}/{tiles[0][2]}.mvt", conn)
+        first = time.perf_counter() - start
+        times, sizes, counts = [], [], []
+        for _ in range(rounds):
+            for z, x, y in tiles:
+                t0 = time.perf_counter()
+                status, body = get(port, f"/tiles/{LAYER}/{z}/{x}/{y}.mvt", conn)
+                times.append((time.perf_counter() - t0) * 1000)
+                if status == 200:
+                    sizes.append(len(body))
+                    counts.append(features(body, LAYER))
+        conn.close()
+    times.sort()
+    return {"tiles": len(tiles), "rounds": rounds, "first_s": first,
+            "p50_ms": statistics.median(times), "p99_ms": times[int(0.99 * (len(times) - 1))],
+            "max_ms": times[-1], "max_features": max(counts), "max_kb": max(sizes) / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--store", type=Path, default=Path("/tmp/zj.gpkg"))
+    parser.add_argument("--china", type=Path, default=Path("/tmp/cn.gpkg"))
+    parser.add_argument("--per-zoom", type=int, default=30)
+    parser.add_argument("--duration", type=int, default=15, help="seconds of load per server")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--write", action="store_true", help="write bench/RESULTS.md")
+    args = parser.parse_args()
+    for tool in ("wrk", "ogr2ogr", "psql"):
+        if not shutil.which(tool):
+            sys.exit(f"missing {tool}: apt-get install wrk gdal-bin postgresql-15-postgis-3")
+
+    tiles = tile_list(args.store, args.per_zoom)
+    ours_paths = [f"/tiles/{LAYER}/{z}/{x}/{y}.mvt" for z, x, y in tiles]
+    tipg_paths = [f"/collections/public.{LAYER}/tiles/WebMercatorQuad/{z}/{x}/{y}"
+                  for z, x, y in tiles]
+    load = [os.getloadavg()[0]]
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        work = Path(tmp)
+        store_env = {"GONGFU_STORE_PATH": str(args.store)}
+
+        warm_port = stack.enter_context(uvicorn("api.app:create_app", store_env, "/conformance",
+                                                factory=True))
+        conn = http.client.HTTPConnection("127.0.0.1", warm_port, timeout=600)
+        ours_bodies = {}
+        for path, tile in zip(ours_paths, tiles):  # seed the cache (and check statuses)
+            status, body = get(warm_port, path, conn)
+            assert status in (200, 204), (path, status)
+            ours_bodies[tile] = body
+        sizes = sorted(len(b) for b in ours_bodies.values() if b)
+        bare_bytes = sizes[len(sizes) // 2]
+
+        bare_file = work / "bare_app.py"
+        bare_file.write_text(BARE_APP)
+        with uvicorn("bare_app:app", {"BARE_BYTES": str(bare_bytes)}, "/", cwd=work) as port:
+            results["bare"] = wrk(port, ours_paths, args.duration, args.connections, work)
+        results["ours_warm"] = wrk(warm_port, ours_paths, args.duration, args.connections, work)
+
+        cold_env = {**store_env, "GONGFU_TILE_CACHE_MB": "0"}
+        with uvicorn("api.app:create_app", cold_env, "/conformance", factory=True) as port:
+            get(port, ours_paths[0])  # builds the simplified pyramid once (per layer version)
+            results["ours_cold"] = wrk(port, ours_paths, args.duration, args.connections, work)
+
+        with postgis(args.store, [LAYER]) as dsn:
+            env = {"DATABASE_URL": dsn, "TIPG_TILE_BUFFER": str(BUFFER),
+                   "TIPG_DB_SCHEMAS": '["public"]', "TIPG_DEBUG": "FALSE"}
+            with uvicorn("tipg.main:app", env, "/collections") as port:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+                agree = 0
+                for path, tile in zip(tipg_paths, tiles):  # warm PostGIS and compare contents
+                    status, body = get(port, path, conn)
+                    assert status in (200, 204), (path, status, body[:200])
+                    agree += _tipg_count(body) == features(ours_bodies[tile], LAYER)
+                results["tipg"] = wrk(port, tipg_paths, args.duration, args.connections, work)
+                results["tipg"]["same_features"] = f"{agree}/{len(tiles)}"
+
+    china = china_z5(args.china, rounds=3) if args.china.exists() else None
+    load.append(os.getloadavg()[0])
+    report = render(results, china, tiles, bare_bytes, args, load)
+    print(report)
+    if args.write:
+        (PROJECT / "bench" / "RESULTS.md").write_text(report)
+
+
+def _tipg_count(data: bytes) -> int:
+    """Features in a TiPg tile, whatever its layer is called."""
+    if not data:
+        return 0
+    return sum(len(layer["features"]) for layer in mapbox_vector_tile.decode(data).values())
+
+
+def render(results: dict, china: dict | None, tiles: list, bare_bytes: int,
+           args: argparse.Namespace, load: list[float]) -> str:
+    bare, warm, cold, tipg = (results[k] for k in ("bare", "ours_warm", "ours_cold", "tipg"))
+    rows = "\n".join(
+        f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+        f"{r['errors']} / {r['requests']:,} ({r['error_ratio']:.2%}) |"
+        for name, r in (("bare uvicorn (fixed bytes)", bare), ("Gongfu warm (cache on)", warm),
+                        ("Gongfu cold (cache off)", cold), ("TiPg 1.6.1 + PostGIS 3.3", tipg)))
+    by_zoom = {z: sum(1 for t in tiles if t[0] == z) for z in ZOOMS}
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    lines = [
+        "# Vector tile benchmark (bench/tiles.py)", "",
+        f"One run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"load average {load[0]:.1f} before and {load[1]:.1f} after (the machine is shared, so "
+        "absolute figures move between runs; the ratios are taken within this one run).", "",
+        f"Tiles: {len(tiles)} fixed tiles, layer `{LAYER}` from `{args.store}` (Zhejiang build, "
+        f"all attributes, extent 4096, buffer {BUFFER}); per zoom "
+        + ", ".join(f"z{z}: {n}" for z, n in by_zoom.items())
+        + f". wrk: 1 thread, {args.connections} connections, {args.duration} s per server, "
+        "cycling through the list; one uvicorn worker per server.", "",
+        "| server | requests/s | p50 ms | p99 ms | errors / requests |",
+        "| --- | ---: | ---: | ---: | ---: |", rows, "",
+        "## Ratios and targets", "",
+        f"- warm throughput vs TiPg: **{warm['rps'] / tipg['rps']:.1f}×** (target ≥ 3×: "
+        f"{mark(warm['rps'] >= 3 * tipg['rps'])})",
+        f"- warm throughput vs bare endpoint: **{warm['rps'] / bare['rps']:.0%}** (target ≥ 80%: "
+        f"{mark(warm['rps'] >= 0.8 * bare['rps'])}); bare body = {bare_bytes:,} bytes, the "
+        "median size of our tiles",
+        f"- cold p50 vs TiPg p50: **{cold['p50_ms']:.2f} ms vs {tipg['p50_ms']:.2f} ms** "
+        f"(target: no worse: {mark(cold['p50_ms'] <= tipg['p50_ms'])}); cold throughput "
+        f"{cold['rps'] / tipg['rps']:.1f}× TiPg",
+        f"- same data check: TiPg and our tile hold the same number of features in "
+        f"{tipg['same_features']} tiles",
+    ]
+    if china:
+        lines += [
+            f"- China counties ({args.china}), z5, cache off: {china['tiles']} tiles × "
+            f"{china['rounds']} rounds, p50 **{china['p50_ms']:.0f} ms**, p99 "
+            f"{china['p99_ms']:.0f} ms, max {china['max_ms']:.0f} ms (target < 100 ms: "
+            f"{mark(china['max_ms'] < 100)} for every tile, {mark(china['p50_ms'] < 100)} at "
+            f"p50); largest tile {china['max_features']} features, {china['max_kb']:.0f} KB. "
+            f"The first request, which builds the layer's simplified pyramid once per layer "
+            f"version, took {china['first_s']:.1f} s.",
+        ]
+    lines += ["", "Cold means the tile cache is off (`GONGFU_TILE_CACHE_MB=0`): every request "
+              "clips and encodes; the per-zoom coverage simplification is per layer version and "
+              "was built before measuring. TiPg has no tile cache, so its figures are the same "
+              "warm or cold (PostGIS's own buffers were warmed by one pass over the list).", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
