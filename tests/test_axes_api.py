@@ -194,3 +194,15 @@ def test_generate_saves_a_scenario(axes_store_path: Path, tmp_path: Path) -> Non
     items = client.get("/collections/cx2025_axes/items?f=json").json()["features"]
     assert len(items) == 2
     assert len(client.get("/collections/axes/items?f=json&limit=50").json()["features"]) == 9
+
+
+def test_generate_cluster_from_member_polygons(api: TestClient) -> None:
+    box = "POLYGON((119.79 30.94, 119.81 30.94, 119.81 30.96, 119.79 30.96, 119.79 30.94))"
+    rows = HUZHOU_TABLE[:3] + [{"name": "村域村", "tier": "village", "wkt": box, "hub": "夹浦"}]
+    body = api.post("/axes/generate", files={"nodes": ("n.csv", _csv(rows))}).json()
+    [area] = body["cluster_areas"]["features"]
+    # 0.02° × 0.02° at 30.95°N: about 1.91 km × 2.22 km
+    assert 4.1 < area["properties"]["area_km2"] < 4.4
+    [node] = [f for f in body["nodes"]["features"] if f["properties"]["name"] == "村域村"]
+    assert node["properties"]["county_code"] == "330522"
+    assert node["properties"]["position_source"] == "planner"
