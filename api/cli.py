@@ -76,7 +76,7 @@ def indicators_load(
     typer.echo(json.dumps(result.report, ensure_ascii=False, indent=1, default=str))
     summary = result.report["summary"]
     if not dry_run and len(result.table.facts):
-        indicators.save(target, indicators.load(target).merged(result.table))
+        indicators.add(target, result.table)
         typer.echo(f"saved {summary['values']} values to {target.path}", err=True)
     else:
         typer.echo("dry run: nothing saved" if dry_run else "no values to save", err=True)

@@ -142,7 +142,7 @@ async def upload(
                         options, name)
     report = {**result.report, "dry_run": dry_run, "saved": False}
     if not dry_run and len(result.table.facts):
-        indicators.save(store, indicators.load(store).merged(result.table))
+        indicators.add(store, result.table)
         report.update(saved=True, version=indicators.version_of(store))
         return JSONResponse(report, status_code=201)
     return JSONResponse(report)

@@ -17,6 +17,9 @@ router = APIRouter(tags=["indicators"])
 _BEFORE = ("均超过", "超过", "突破", "近", "超", "逾", "约", "破", "上", "达", "共", "累计")
 
 
+_LAYER_OF = {"city": "cities", "county": "counties", "township": "townships"}
+
+
 class UnknownPlace(NotFound):
     code = "unknown_place"
 
@@ -44,6 +47,8 @@ def fact_sheet(request: Request, code: str) -> dict[str, Any]:
             "source": rec["source"], "source_date": rec["source_date"],
             "derived": rec["derived"] == "true", "origin": rec["origin"], "note": rec["note"],
             "href": f"{base}/indicators/{rec['indicator']}",
+            "map": (f"{base}/maps/choropleth?layer={_LAYER_OF[rec['level']]}"
+                    f"&indicator={rec['indicator']}" if rec["level"] in _LAYER_OF else ""),
             "display": _display(rec["value"], before, "" if before else qualifier, rec["unit"]),
         })
     name = place.name if place else (rows["place_name"].iloc[0] if len(rows) else code)

@@ -191,6 +191,18 @@ def load(store: Store) -> IndicatorTable:
     return table
 
 
+_save_lock = threading.Lock()
+
+
+def add(store: Store, table: IndicatorTable) -> IndicatorTable:
+    """Merge `table` into the store's indicators and save (one writer at a time, so two
+    uploads cannot drop each other's indicators)."""
+    with _save_lock:
+        merged = load(store).merged(table)
+        save(store, merged)
+        return merged
+
+
 def save(store: Store, table: IndicatorTable) -> None:
     """Persist the whole table (catalogue first, so the facts' version marks a complete write)."""
     catalog = gpd.GeoDataFrame(table.catalog.reset_index(drop=True),
