@@ -306,12 +306,13 @@ def _inside(geoms: np.ndarray, outline: shapely.Geometry | None) -> dict:
         return {"verdict": "unknown"}
     shapely.prepare(outline)
     dim = shapely.get_dimensions(geoms)
-    share = np.zeros(len(geoms))
-    hits = shapely.intersects(geoms, outline)
-    for i in np.flatnonzero(hits):
+    # The prepared outline must be the first operand for GEOS to use its index.
+    hits = shapely.intersects(outline, geoms)
+    share = shapely.contains(outline, geoms).astype(float)
+    for i in np.flatnonzero(hits & (share < 1)):  # only features crossing the border
         g = geoms[i]
         if dim[i] == 0:
-            share[i] = float(shapely.within(g, outline)) or 0.5
+            share[i] = 0.5  # a multipoint with points on both sides
         else:
             size = shapely.area if dim[i] == 2 else shapely.length
             share[i] = size(shapely.intersection(g, outline)) / max(size(g), 1e-30)
