@@ -34,6 +34,7 @@ def fact_sheet(request: Request, code: str) -> dict[str, Any]:
         raise UnknownPlace(f"没有代码为“{code}”的地方。", f"No place with code '{code}'.",
                            place=code)
     base = str(request.base_url).rstrip("/")
+    mappable = set(table.mappable())  # a map of one place is no map: link only these
     facts = []
     for rec in rows.astype(object).where(rows.notna(), None).to_dict("records"):
         qualifier = rec["qualifier"] or ""
@@ -48,7 +49,8 @@ def fact_sheet(request: Request, code: str) -> dict[str, Any]:
             "derived": rec["derived"] == "true", "origin": rec["origin"], "note": rec["note"],
             "href": f"{base}/indicators/{rec['indicator']}",
             "map": (f"{base}/maps/choropleth?layer={_LAYER_OF[rec['level']]}"
-                    f"&indicator={rec['indicator']}" if rec["level"] in _LAYER_OF else ""),
+                    f"&indicator={rec['indicator']}"
+                    if rec["level"] in _LAYER_OF and rec["indicator"] in mappable else ""),
             "display": _display(rec["value"], before, "" if before else qualifier, rec["unit"]),
         })
     name = place.name if place else (rows["place_name"].iloc[0] if len(rows) else code)
@@ -65,7 +67,8 @@ def fact_sheet(request: Request, code: str) -> dict[str, Any]:
 def _display(value: float | None, before: str, after: str, unit: str) -> str:
     if value is None:
         return "—"
-    number = f"{int(value):,}" if float(value).is_integer() else f"{value:,.6g}"
+    sep = "" if unit == "年" else ","  # a year (2010 年) takes no thousands separator
+    number = format(int(value), sep) if float(value).is_integer() else format(value, f"{sep}.6g")
     return f"{before}{number}{after} {unit}".strip()
 
 
