@@ -175,7 +175,7 @@ def test_generate_rejects_bad_parameters(api: TestClient) -> None:
     files = {"nodes": ("n.csv", _csv(HUZHOU_TABLE))}
     assert api.post("/axes/generate", files=files,
                     data={"buffer_main_km": "0"}).status_code == 400
-    assert api.post("/axes/generate", files=files, data={"dry_run": "false"}).status_code == 400
+    assert api.post("/axes/generate", files=files, data={"dry_run": "false"}).status_code == 401
     response = api.post("/axes/generate", files={"nodes": ("n.pdf", b"%PDF")})
     assert response.status_code == 422
     response = api.post("/axes/generate", files={"nodes": ("n.csv", _csv([{"名称": "x"}]))})
@@ -183,12 +183,21 @@ def test_generate_rejects_bad_parameters(api: TestClient) -> None:
         response.json()["detail"])
 
 
-def test_generate_saves_a_scenario(axes_store_path: Path, tmp_path: Path) -> None:
+def test_generate_saves_a_scenario(axes_store_path: Path, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GONGFU_API_KEYS", "planner-key-1")
     copy = tmp_path / "copy.gpkg"
     shutil.copyfile(axes_store_path, copy)
     client = TestClient(create_app(Settings(store_path=copy)))
-    response = client.post("/axes/generate", files={"nodes": ("n.csv", _csv(HUZHOU_TABLE))},
-                           data={"dry_run": "false", "scenario": "cx2025"})
+    files = {"nodes": ("n.csv", _csv(HUZHOU_TABLE))}
+    save = {"dry_run": "false", "scenario": "cx2025"}
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        refused = client.post("/axes/generate", files=files, data=save, headers=headers)
+        assert refused.status_code == 401 and refused.json()["message"]["zh"]
+    key = {"Authorization": "Bearer planner-key-1"}
+    unnamed = client.post("/axes/generate", files=files, data={"dry_run": "false"}, headers=key)
+    assert unnamed.status_code == 400
+    response = client.post("/axes/generate", files=files, data=save, headers=key)
     assert response.status_code == 200, response.text
     assert response.json()["collections"][1].endswith("/collections/cx2025_axes")
     items = client.get("/collections/cx2025_axes/items?f=json").json()["features"]
