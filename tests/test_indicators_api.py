@@ -296,3 +296,15 @@ def test_township_polygons_get_computed_areas(store_path: Path, tmp_path: Path) 
     assert areas.at[code, "value"] == pytest.approx(area_km2(towns.geometry.to_numpy())[0],
                                                      abs=1e-3)
     assert len(areas[areas["level"] == "township"]) == len(towns)
+
+
+def test_village_name_in_two_counties(private) -> None:
+    """三桥村 exists in 德清县 and 南浔区: the parent column decides, else it is ambiguous."""
+    client, _ = private
+    table = "村名,所属区县,共富工坊数\n三桥村,德清县,2\n三桥村,南浔区,3\n三桥村,,4\n"
+    report = client.post("/indicators", files={"file": ("v.csv", table.encode(), "text/csv")},
+                         data={"dry_run": "true"}).json()
+    assert report["key_column"] == "村名" and report["parent_column"] == "所属区县"
+    assert report["summary"]["matched"] == 2 and report["summary"]["ambiguous"] == 1
+    codes = {c["code"] for c in report["ambiguous"][0]["candidates"]}
+    assert codes == {"330521003210", "330503002208"}
