@@ -28,6 +28,8 @@ TIER_STYLE = {  # tier: (radius px, fill colour, English label)
     "village": (4, "#7f7f7f", "Village"),
 }
 CLUSTER_COLOUR = "#1b7837"
+# a fixed-width cell so that dots of different sizes keep the legend text aligned
+KEY_BOX = "display:inline-block;width:30px;text-align:center;vertical-align:middle;line-height:0"
 RANK_STYLE = {  # rank: (weight px, colour, buffer fill, English label)
     "main": (6, "#7b3294", "#c2a5cf", "Main axis"),
     "secondary": (3.5, "#2166ac", "#92c5de", "Secondary axis"),
@@ -44,7 +46,7 @@ def _vendor(static_url: str, element, key: str, path: str):
 def _legend(root: str, unplaced: list[dict], schematic: bool, clusters: int) -> str:
     status = "（示意 schematic）" if schematic else ""
     tiers = "".join(
-        f'<div><span style="display:inline-block;width:30px;text-align:center;vertical-align:middle;line-height:0"><span class="key key-dot" style="background:{colour};'
+        f'<div><span style="{KEY_BOX}"><span class="key key-dot" style="background:{colour};'
         f'width:{2 * r}px;height:{2 * r}px;margin:0"></span></span>{TIER_ZH[t]} {label}</div>'
         for t, (r, colour, label) in TIER_STYLE.items() if t != "village")
     ranks = "".join(

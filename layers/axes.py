@@ -17,7 +17,6 @@ Lengths and buffers are computed on the CGCS2000 3° Gauss-Kruger plane (EPSG:45
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -293,7 +293,8 @@ def _parse_row(row_no: int, row: dict[str, str], gaz: Gazetteer, default_crs: st
             polygon = gaz.counties.at[county, "geometry"]
             if not polygon.covers(point):
                 inside = gaz.county_containing(point)
-                problem("wkt" if from_area else "lon", f"节点位于其区县“{county}”之外（落在 {inside or '研究区外'}）。",
+                problem("wkt" if from_area else "lon",
+                        f"节点位于其区县“{county}”之外（落在 {inside or '研究区外'}）。",
                         f"Node lies outside its county '{county}' (it falls in "
                         f"{inside or 'no known county'}).")
         elif not county:
