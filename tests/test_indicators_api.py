@@ -308,3 +308,20 @@ def test_village_name_in_two_counties(private) -> None:
     assert report["summary"]["matched"] == 2 and report["summary"]["ambiguous"] == 1
     codes = {c["code"] for c in report["ambiguous"][0]["candidates"]}
     assert codes == {"330521003210", "330503002208"}
+
+
+def test_long_table_with_year_unit_and_source_columns(private) -> None:
+    client, store = private
+    table = ("地区,指标,年份,数值,单位,来源\n"
+             "330523,共富工坊,2022,12,家,测试来源甲\n"
+             "330523,共富工坊,2023,15,家,测试来源乙\n"
+             "德清县,共富工坊,2023,9,家,测试来源乙\n")
+    response = client.post("/indicators", data={"dry_run": "false"},
+                           files={"file": ("long.csv", table.encode(), "text/csv")})
+    assert response.status_code == 201
+    report = response.json()
+    assert report["layout"] == "long" and report["summary"]["values"] == 3
+    values = indicators.load(store).values("共富工坊", 2023)
+    assert values["value"].to_dict() == {"330523": 15, "330521": 9}
+    assert values.at["330523", "source"] == "测试来源乙" and values.at["330523", "unit"] == "家"
+    assert indicators.load(store).years("共富工坊") == [2022, 2023]
