@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from api.maps import ATTRIBUTION, AtlasMap, Attribution, InfoBox
-from api.uploads import owner_of, uploads_of
+from api.uploads import PRIVATE, owner_of, uploads_of
 from layers.overlay import ZONE_LAYERS, overlay
 from layers.uploads import ID_FIELD
 
@@ -134,6 +134,4 @@ def overlay_map(request: Request, upload_id: str) -> HTMLResponse:
     page = build_overlay_map(public, record, upload_store, root, result,
                              raster_catalog(request).list())
     # The token may be in the URL (?access_token=): keep it out of caches and Referer headers.
-    return HTMLResponse(page.get_root().render(),
-                        headers={"Cache-Control": "private, no-store",
-                                 "Referrer-Policy": "no-referrer"})
+    return HTMLResponse(page.get_root().render(), headers=PRIVATE)

@@ -15,6 +15,7 @@ import asyncio
 import re
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 
 import numpy as np
 
@@ -36,6 +37,8 @@ from layers.uploads import (ID_FIELD, Tokens, UploadRecord, UploadStore, build_r
                             remove_tree)
 
 router = APIRouter(tags=["uploads"])
+# Owner-only answers must not be kept by shared caches, nor leak a URL token via Referer.
+PRIVATE = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
 
 
 class UploadSettings(BaseSettings):
@@ -241,7 +244,7 @@ def list_uploads(request: Request) -> JSONResponse:
     """The caller's own uploads (never anyone else's)."""
     owner = owner_of(request, required=True)
     records = uploads_of(request).store.list(owner)
-    return JSONResponse({"uploads": [r.summary() for r in records]})
+    return JSONResponse({"uploads": [r.summary() for r in records]}, headers=PRIVATE)
 
 
 @router.get("/uploads/{upload_id}")
@@ -249,10 +252,13 @@ def get_upload(request: Request, upload_id: str) -> Response:
     """The upload's report (JSON, or bilingual HTML with `f=html`)."""
     record = uploads_of(request).store.get(upload_id, owner_of(request, required=False))
     if wants_html(request):
+        token = request.query_params.get("access_token")
+        query = f"?{urlencode({'access_token': token})}" if token else ""
         return HTMLResponse(render_page("upload_report.html", request, record=record,
-                                        report=record.report))
+                                        report=record.report, token_query=query),
+                            headers=PRIVATE)
     return JSONResponse({**record.summary(), "report": record.report,
-                         "links": _links(request, record)})
+                         "links": _links(request, record)}, headers=PRIVATE)
 
 
 @router.delete("/uploads/{upload_id}", status_code=204)
@@ -280,7 +286,8 @@ def upload_items(request: Request, upload_id: str, layer_id: str,
     feats = geojson.features(frame, frame.geometry.to_numpy(), props, 7)
     return JSONResponse({"type": "FeatureCollection", "features": feats,
                          "numberMatched": page.number_matched,
-                         "numberReturned": len(feats)}, media_type="application/geo+json")
+                         "numberReturned": len(feats)}, media_type="application/geo+json",
+                        headers=PRIVATE)
 
 
 @router.get("/uploads/{upload_id}/layers/{layer_id}/download")
@@ -295,8 +302,7 @@ def upload_download(request: Request, upload_id: str, layer_id: str,
                           fmt=resolve_format(format_key), crs=resolve_crs(crs),
                           encoding=resolve_encoding(encoding_key),
                           description=f"{layer.title_zh} — {layer.provenance.source}")
-    headers = {"Content-Disposition": f'attachment; filename="{result.filename}"',
-               "Cache-Control": "private, no-store"}
+    headers = {"Content-Disposition": f'attachment; filename="{result.filename}"', **PRIVATE}
     return Response(result.content, media_type=result.media_type, headers=headers)
 
 
@@ -308,7 +314,7 @@ async def upload_overlay(request: Request, upload_id: str) -> JSONResponse:
     layers = [(layer, store.frame(layer.id)) for layer in record.layers]
     result = await asyncio.to_thread(
         lambda: overlay(request.app.state.store, layers, _raster_sources(request)))
-    return JSONResponse({"upload": upload_id, **result})
+    return JSONResponse({"upload": upload_id, **result}, headers=PRIVATE)
 
 
 def _raster_sources(request: Request) -> list[RasterSource]:
@@ -353,5 +359,4 @@ def upload_tile(request: Request, upload_id: str, z: int, x: int, y: int) -> Res
                   if v is not None} for values in rows[columns].itertuples(index=False)]
         layers.append(TileLayer(layer.id, to_tile_coordinates(geoms[keep], bounds),
                                 [int(i) for i in rows[ID_FIELD]], props))
-    return Response(encode(layers), media_type=MEDIA_TYPE,
-                    headers={"Cache-Control": "private, no-store"})
+    return Response(encode(layers), media_type=MEDIA_TYPE, headers=PRIVATE)

@@ -269,11 +269,15 @@ def test_script_text_is_escaped_in_map_and_report(app_env) -> None:
     page = client.get(f"/maps/overlay/{body['id']}", params={"access_token": token}).text
     # The text is there, HTML-escaped (then JSON-escaped: & → \\u0026), never as markup.
     assert SCRIPT not in page and "\\u0026lt;script\\u0026gt;window.pwned" in page
-    name_script = post(client, f"{SCRIPT}.geojson", geojson_bytes([square], [{"a": 1}]),
+    # File names are reduced to safe characters on arrival; field names are shown as sent.
+    name_script = post(client, f"{SCRIPT}.geojson", geojson_bytes([square], [{SCRIPT: 1}]),
                        token=token).json()
-    report = client.get(f"/uploads/{name_script['id']}", params={"f": "html"},
-                        headers=auth(token)).text
-    assert "<script>window" not in report
+    assert "<" not in name_script["report"]["filename"]
+    report = client.get(f"/uploads/{name_script['id']}",
+                        params={"f": "html", "access_token": token})
+    assert report.headers["cache-control"] == "private, no-store"
+    assert "<script>window" not in report.text and "&lt;script&gt;window" in report.text
+    assert f"/maps/overlay/{name_script['id']}?access_token={token}" in report.text
 
 
 def _synthetic_townships(store: GeoPackageStore) -> tuple[float, float]:
