@@ -207,18 +207,21 @@ def china_z5(store: Path, rounds: int) -> dict:
         start = time.perf_counter()
         get(port, f"/tiles/{LAYER}/5/{tiles[0][1]}/{tiles[0][2]}.mvt", conn)
         first = time.perf_counter() - start
-        times, sizes, counts = [], [], []
+        times, sizes, counts, empty = [], [], [], 0
         for _ in range(rounds):
             for z, x, y in tiles:
                 t0 = time.perf_counter()
                 status, body = get(port, f"/tiles/{LAYER}/{z}/{x}/{y}.mvt", conn)
-                times.append((time.perf_counter() - t0) * 1000)
-                if status == 200:
+                elapsed = (time.perf_counter() - t0) * 1000
+                if status == 200:  # only tiles with counties count: empty ones are trivial
+                    times.append(elapsed)
                     sizes.append(len(body))
                     counts.append(features(body, LAYER))
+                else:
+                    empty += status == 204
         conn.close()
     times.sort()
-    return {"tiles": len(tiles), "rounds": rounds, "first_s": first,
+    return {"tiles": len(tiles) - empty // rounds, "rounds": rounds, "first_s": first,
             "p50_ms": statistics.median(times), "p99_ms": times[int(0.99 * (len(times) - 1))],
             "max_ms": times[-1], "max_features": max(counts), "max_kb": max(sizes) / 1024}
 
@@ -254,6 +257,10 @@ def main() -> None:
             status, body = get(warm_port, path, conn)
             assert status in (200, 204), (path, status)
             ours_bodies[tile] = body
+        # TiPg selects features by the tile's own bounds (its buffer only widens the clip), so
+        # feature counts are compared with our tiles at buffer=0, which select the same way.
+        ours_counts = {tile: features(get(warm_port, f"{path}?buffer=0", conn)[1], LAYER)
+                       for path, tile in zip(ours_paths, tiles)}
         sizes = sorted(len(b) for b in ours_bodies.values() if b)
         bare_bytes = sizes[len(sizes) // 2]
 
@@ -277,7 +284,7 @@ def main() -> None:
                 for path, tile in zip(tipg_paths, tiles):  # warm PostGIS and compare contents
                     status, body = get(port, path, conn)
                     assert status in (200, 204), (path, status, body[:200])
-                    agree += _tipg_count(body) == features(ours_bodies[tile], LAYER)
+                    agree += _tipg_count(body) == ours_counts[tile]
                 results["tipg"] = wrk(port, tipg_paths, args.duration, args.connections, work)
                 results["tipg"]["same_features"] = f"{agree}/{len(tiles)}"
 
@@ -331,12 +338,13 @@ def render(results: dict, china: dict | None, tiles: list, bare_bytes: int,
         f"- cold p50 vs TiPg p50: **{cold['p50_ms']:.2f} ms vs {tipg['p50_ms']:.2f} ms** "
         f"(target: no worse: {mark(cold['p50_ms'] <= tipg['p50_ms'])}); cold throughput "
         f"{cold['rps'] / tipg['rps']:.1f}× TiPg",
-        f"- same data check: TiPg and our tile hold the same number of features in "
+        f"- same data check: TiPg's tile and ours (at buffer=0, which selects features by the "
+        f"tile's own bounds as TiPg does) hold the same number of features in "
         f"{tipg['same_features']} tiles",
     ]
     if china:
         lines += [
-            f"- China counties ({args.china}), z5, cache off: {china['tiles']} tiles × "
+            f"- China counties ({args.china}), z5, cache off: {china['tiles']} non-empty tiles × "
             f"{china['rounds']} rounds, p50 **{china['p50_ms']:.0f} ms**, p99 "
             f"{china['p99_ms']:.0f} ms, max {china['max_ms']:.0f} ms (target < 100 ms: "
             f"{mark(china['max_ms'] < 100)} for every tile, {mark(china['p50_ms'] < 100)} at "

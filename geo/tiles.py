@@ -84,11 +84,14 @@ def simplify_levels(geometries: np.ndarray, kind: str,
     Polygons are one coverage (`shapely.coverage_simplify`): an edge shared by two polygons is
     simplified once, so neighbours keep sharing their border and no gaps or overlaps appear.
     Each zoom is simplified from the next finer one, which keeps the coverage and makes the
-    whole pyramid cost about one pass over the source. Lines use topology-preserving
-    Douglas–Peucker; points are kept as they are.
+    whole pyramid cost about one pass over the source. Polygons that overlap (no coverage),
+    and lines, use topology-preserving Douglas–Peucker per geometry; points are kept.
     """
     levels: dict[int, np.ndarray] = {}
     current = geometries
+    present = ~(shapely.is_missing(current) | shapely.is_empty(current))
+    if kind == "polygon" and not shapely.coverage_is_valid(current[present]):
+        kind = "line"  # overlapping polygons (e.g. buffers) are no coverage: simplify each alone
     for z in range(max_zoom, -1, -1):
         if kind == "polygon":
             present = ~(shapely.is_missing(current) | shapely.is_empty(current))

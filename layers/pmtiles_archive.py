@@ -13,12 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from pmtiles.reader import MmapSource, Reader
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 
 from geo.errors import InvalidParameter, NotFound
-from geo.tiles import tiles_covering
+from geo.tiles import MERCATOR_LAT, tiles_covering
 from layers.tilesets import VectorTiles
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -28,9 +29,12 @@ def layers_bounds(tiles: VectorTiles, layer_ids: Sequence[str]) -> tuple[float, 
     """WGS84 (west, south, east, north) around the layers' features."""
     for layer_id in layer_ids:
         tiles.tileset(layer_id)  # refuses unknown layers and layers without geometry
-    boxes = [tiles.store.frame(layer_id).total_bounds for layer_id in layer_ids]
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes))
+    boxes = [box for box in (tiles.store.frame(layer_id).total_bounds for layer_id in layer_ids)
+             if np.isfinite(box).all()]  # an empty layer has no bounds
+    if not boxes:
+        return (-180.0, -MERCATOR_LAT, 180.0, MERCATOR_LAT)
+    return (float(min(b[0] for b in boxes)), float(min(b[1] for b in boxes)),
+            float(max(b[2] for b in boxes)), float(max(b[3] for b in boxes)))
 
 
 def tile_list(tiles: VectorTiles, layer_ids: Sequence[str], zooms: Sequence[int]) -> list:

@@ -261,3 +261,36 @@ def test_fast_encoder_matches_mapbox_vector_tile(store) -> None:
                 assert shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), 0)
                 checked += 1
     assert checked > 30
+
+
+def test_lines_overlapping_polygons_and_empty_layers(tmp_path: Path) -> None:
+    """Synthetic fixture layers (labelled illustrative): every vector kind gets tiles."""
+    import geopandas as gpd
+
+    from layers.model import Layer, Provenance
+
+    made_up = Provenance(source="synthetic test fixture", license="CC0",
+                         crs_of_origin="EPSG:4326", illustrative=True)
+    store = GeoPackageStore(tmp_path / "synthetic.gpkg")
+    squares = [shapely.box(120.0, 30.5, 120.2, 30.7), shapely.box(120.1, 30.6, 120.3, 30.8)]
+    lines = [shapely.LineString([(119.9, 30.4), (120.05, 30.62), (120.4, 30.9)])]
+    for lid, kind, geoms in (("overlaps", "Polygon", squares), ("roads", "LineString", lines),
+                             ("nothing", "MultiPolygon", [])):
+        frame = gpd.GeoDataFrame({"code": [str(i + 1) for i in range(len(geoms))]},
+                                 geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
+        store.put(Layer(lid, lid, lid, kind, "code", made_up), frame)
+    client = TestClient(create_app(Settings(store_path=store.path)))
+    z, x, y = tile_of(120.15, 30.65, 9)
+    tile = get_tile(client, f"/tiles/overlaps,roads/{z}/{x}/{y}.mvt")
+    got = by_code(tile["overlaps"])
+    buffered = shapely.box(-64, -64, EXTENT + 64, EXTENT + 64)  # the tile and its buffer
+    for code, square in zip(("1", "2"), squares):  # both kept whole, overlap and all
+        expected = shapely.intersection(source_in_tile_units(square, z, x, y), buffered)
+        assert shapely.hausdorff_distance(got[code], expected) < 1.5
+    assert got["1"].intersection(got["2"]).area > 0
+    assert tile["roads"]["features"][0]["geometry"]["type"] == "LineString"
+    assert client.get(f"/tiles/nothing/{z}/{x}/{y}.mvt").status_code == 204
+    tj = client.get("/tiles/nothing,roads/tilejson.json").json()
+    assert tj["bounds"] == pytest.approx([119.9, 30.4, 120.4, 30.9])
+    assert "illustrative" in tj["attribution"]
+    assert "illustrative" in tj["vector_layers"][1]["description"]
