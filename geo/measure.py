@@ -7,6 +7,8 @@ does not suffer the distortion of a zone 45° away.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
@@ -22,10 +24,15 @@ def gk_zone_epsg(lon: float) -> int:
     return int(np.clip(_FIRST_ZONE_EPSG + offset, _FIRST_ZONE_EPSG, _LAST_ZONE_EPSG))
 
 
+@lru_cache(maxsize=32)
+def _to_zone(epsg: int) -> Transformer:
+    """Building a PROJ transformer costs ~0.2 s; one per zone is enough."""
+    return Transformer.from_crs(CRS.from_user_input("OGC:CRS84"), CRS.from_epsg(epsg),
+                                always_xy=True)
+
+
 def _projected(geoms: np.ndarray, epsg: int) -> np.ndarray:
-    transformer = Transformer.from_crs(
-        CRS.from_user_input("OGC:CRS84"), CRS.from_epsg(epsg), always_xy=True
-    )
+    transformer = _to_zone(epsg)
 
     def apply(coords: np.ndarray) -> np.ndarray:
         x, y = transformer.transform(coords[:, 0], coords[:, 1])
