@@ -28,7 +28,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.store = store or GeoPackageStore(settings.store_path)
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
-    app.add_middleware(tiles.CachedTiles, atlas=app)  # outermost: cached tiles skip the rest
 
     @app.get("/", include_in_schema=True)
     def home(request: Request) -> Response:
@@ -52,4 +51,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(uploads.router)
     app.include_router(overlay_map.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+    tiles.install_fast_path(app)  # cached tiles are answered before the rest of the stack
     return app

@@ -174,6 +174,7 @@ class VectorTiles:
         self.store = store
         self.cache = TileCache(cache_bytes) if cache_bytes > 0 else None
         self._tilesets: dict[str, Tileset] = {}
+        self._etags: dict[tuple, str] = {}
         self._lock = threading.Lock()
 
     def tileset(self, layer_id: str) -> Tileset:
@@ -222,10 +223,15 @@ class VectorTiles:
             properties = tuple(properties)
         return (tuple((s.layer.id, s.version) for s in sets), z, x, y, properties, buffer)
 
-    @staticmethod
-    def etag_of(key: tuple) -> str:
-        # The tile is a pure function of its key, so the ETag needs no rendering (fast 304s).
-        return 'W/"' + hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + '"'
+    def etag_of(self, key: tuple) -> str:
+        """The tile is a pure function of its key, so its ETag needs no rendering (fast 304s)."""
+        etag = self._etags.get(key)
+        if etag is None:
+            if len(self._etags) > 100_000:  # bounded memo; recomputing is cheap
+                self._etags.clear()
+            digest = hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()
+            etag = self._etags[key] = f'W/"{digest}"'
+        return etag
 
     def tile(self, layer_ids: Sequence[str], z: int, x: int, y: int,
              properties: Sequence[str] | None = None, buffer: int = DEFAULT_BUFFER) -> Tile:
