@@ -22,7 +22,9 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.exceptions import ParseError
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from api.negotiation import wants_html
 from api.pages import render_page
@@ -174,6 +176,14 @@ async def receive(request: Request, folder: Path, max_bytes: int) -> list[str]:
                 raise too_big
             parser.write(chunk)
         parser.finalize()
+        if parser.state != MultipartState.END:  # the closing boundary never came
+            raise InvalidParameter("上传不完整（multipart 请求体被截断）。",
+                                   "Incomplete upload (the multipart body is truncated).")
+    except ClientDisconnect:
+        raise InvalidParameter("上传中断。", "The upload was interrupted.") from None
+    except ParseError as error:
+        raise InvalidParameter("multipart 请求体格式错误。", "Malformed multipart body.",
+                               reason=str(error)[:200]) from error
     finally:
         if part.get("out") is not None and not part["out"].closed:
             part["out"].close()

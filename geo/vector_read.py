@@ -71,13 +71,16 @@ def read_folder(folder: Path, crs_override: str | None = None,
     """Unpack archives in `folder` and read every dataset found; raises if none."""
     limits = limits or UnpackLimits()
     budget = Budget(limits)
+    unpacked: set[Path] = set()
     for archive in sorted(p for p in folder.rglob("*") if p.suffix.lower() in ARCHIVE_SUFFIXES):
         # Members land beside the archive in "<name>.d/"; archives inside archives are
         # unpacked one level deep (a KMZ inside a zip), no further.
         files = unpack_zip(archive, archive.with_name(archive.name + ".d"), budget)
+        unpacked.add(archive)
         for inner in files:
             if inner.suffix.lower() in ARCHIVE_SUFFIXES:
                 unpack_zip(inner, inner.with_name(inner.name + ".d"), budget)
+                unpacked.add(inner)
     override = from_override(crs_override) if crs_override else None
     layers: list[ReadLayer] = []
     ignored: list[str] = []
@@ -86,7 +89,7 @@ def read_folder(folder: Path, crs_override: str | None = None,
         suffix = path.suffix.lower()
         if "__MACOSX" in path.parts or path.name.startswith("._"):
             continue
-        if suffix in ARCHIVE_SUFFIXES or suffix in SIDECARS and _has_shp(path):
+        if path in unpacked or suffix in SIDECARS and _has_shp(path):
             continue
         if suffix not in VECTOR_SUFFIXES:
             ignored.append(rel)

@@ -338,3 +338,18 @@ def test_overlay_areas_match_a_hand_computed_case(app_env) -> None:
     assert carbon["total_unit"] == "t CO2e/yr"
     used = {z["id"] for z in result["zone_layers"]} | {n["layer"] for n in result["not_used"]}
     assert used == {"counties", "townships", "axis_domains"}
+
+
+def test_malformed_multipart_is_a_400(app_env) -> None:
+    make, _, _ = app_env
+    client = make()
+    response = client.post("/uploads", content=b"--xyz\r\nno headers end",
+                           headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+    assert response.status_code == 400 and response.json()["message"]["en"]
+    truncated = client.post(
+        "/uploads", content=b'--xyz\r\nContent-Disposition: form-data; name="file"; '
+                            b'filename="a.geojson"\r\n\r\n{"type":',
+        headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+    assert truncated.status_code == 400 and "truncated" in truncated.json()["message"]["en"]
+    plain = client.post("/uploads", content=b"{}", headers={"Content-Type": "application/json"})
+    assert plain.status_code == 400 and "multipart" in plain.json()["message"]["en"]
