@@ -94,7 +94,12 @@ def read_folder(folder: Path, crs_override: str | None = None,
         if suffix not in VECTOR_SUFFIXES:
             ignored.append(rel)
             continue
-        found = _read_dataset(path, rel, override)
+        try:
+            found = _read_dataset(path, rel, override)
+        except UnreadableUpload:
+            if suffix != ".json":
+                raise
+            found = None  # ".json" is often not GeoJSON (metadata, styles): not read, listed
         if found is None:
             ignored.append(rel)
         else:

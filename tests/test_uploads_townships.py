@@ -18,7 +18,11 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
+from fastapi.testclient import TestClient
+
+from api.app import create_app
 from api.cli import app
+from api.settings import Settings
 from geo.measure import area_km2
 from layers.store import GeoPackageStore
 from layers.township_import import registry
@@ -102,6 +106,15 @@ def test_import_boundaries_reports_and_publishes(atlas: Path, tmp_path: Path) ->
     assert set(published.loc[has, "county_code"]) == {ANJI}
     assert published.loc[codes[2][:9], "area_km2"] == pytest.approx(
         area_km2(np.array([published.geometry.loc[codes[2][:9]]]), 4549)[0], rel=1e-3)
+
+    # The published layer is what every township feature now reads.
+    client = TestClient(create_app(Settings(store_path=atlas)))
+    items = client.get("/collections/townships/items",
+                       params={"f": "json", "limit": 100, "county_code": ANJI}).json()
+    shapes = [f["geometry"]["type"] for f in items["features"] if f["geometry"]]
+    assert shapes == ["MultiPolygon"] * (len(codes) - 1)
+    home = client.get("/", headers={"Accept": "text/html"})
+    assert home.status_code == 200 and "atlas-township" in home.text
 
 
 def test_duplicate_codes_block_publishing(atlas: Path, tmp_path: Path) -> None:

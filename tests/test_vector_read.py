@@ -374,3 +374,13 @@ def test_degrees_outside_china_are_still_degrees(tmp_path: Path) -> None:
     (folder / "p.csv").write_text("lon,lat\n2.35,48.85\n")  # Paris: far away, but degrees
     (layer,) = read_folder(folder).layers
     assert layer.crs.key == "EPSG:4490" and not layer.crs.swap_xy
+
+
+def test_plain_json_beside_geodata_is_listed_not_fatal(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "style.json").write_text('{"colour": "red"}')
+    (folder / "p.csv").write_text("lon,lat\n120.1,30.9\n")
+    upload = read_folder(folder)
+    assert [layer.name for layer in upload.layers] == ["p"]
+    assert upload.ignored == ["style.json"]
