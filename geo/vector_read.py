@@ -35,6 +35,7 @@ Y_NAMES = {"lat", "latitude", "y", "纬度", "北坐标", "point_y", "northing"}
 FAMILIES = {"Point": "Point", "MultiPoint": "Point", "LineString": "LineString",
             "MultiLineString": "LineString", "LinearRing": "LineString",
             "Polygon": "Polygon", "MultiPolygon": "Polygon"}
+RESERVED_NAMES = {"fid", "geometry", "geom"}
 _FAMILY_SUFFIX = {"Point": "points", "LineString": "lines", "Polygon": "polygons"}
 
 
@@ -252,7 +253,8 @@ def _read_csv(path: Path, rel: str, override: SourceCrs | None) -> list[ReadLaye
     y = pd.to_numeric(table[ycol], errors="coerce").to_numpy(dtype=float)
     ok = np.isfinite(x) & np.isfinite(y)
     geometry = np.where(ok, shapely.points(np.where(ok, x, 0), np.where(ok, y, 0)), None)
-    frame = gpd.GeoDataFrame(table, geometry=list(geometry))
+    frame = gpd.GeoDataFrame(table.rename(columns={"geometry": "geometry_source"}),
+                             geometry=list(geometry))
     return _finish(frame, path.stem, rel, encoding, override)
 
 
@@ -260,8 +262,13 @@ def _finish(frame: gpd.GeoDataFrame, name: str, rel: str, encoding: Encoding,
             declared: SourceCrs | None) -> list[ReadLayer]:
     """Repair, resolve the CRS, reproject to WGS84 and split by geometry family."""
     geoms, keep, fixes = repair(frame.geometry.to_numpy())
-    frame = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name).iloc[np.flatnonzero(keep)]
-                             .reset_index(drop=True), geometry=list(geoms[keep]))
+    table = frame.drop(columns=frame.geometry.name)
+    # Names GeoPackage (our store) reserves: an attribute called "fid" or "geometry" is kept
+    # under "<name>_source".
+    table = table.rename(columns={c: f"{c}_source" for c in table.columns
+                                  if str(c).lower() in RESERVED_NAMES})
+    frame = gpd.GeoDataFrame(table.iloc[np.flatnonzero(keep)].reset_index(drop=True),
+                             geometry=list(geoms[keep]))
     if not len(frame):
         raise UnreadableUpload(f"“{rel}”中没有有效的图形。", f"'{rel}' has no usable geometry.",
                                file=rel, fixes=fixes)

@@ -353,3 +353,13 @@ def test_malformed_multipart_is_a_400(app_env) -> None:
     assert truncated.status_code == 400 and "truncated" in truncated.json()["message"]["en"]
     plain = client.post("/uploads", content=b"{}", headers={"Content-Type": "application/json"})
     assert plain.status_code == 400 and "multipart" in plain.json()["message"]["en"]
+
+
+def test_attributes_named_like_storage_columns_are_kept(app_env) -> None:
+    make, _, _ = app_env
+    client = make()
+    body = post(client, "p.csv", "fid,geometry,gf_id,lon,lat\nA-1,wkt?,7,120.1,30.9\n".encode())
+    assert body.status_code == 201, body.text
+    got = client.get(f"/uploads/{body.json()['id']}/layers/layer_1/items",
+                     headers=auth(body.json()["token"])).json()["features"][0]["properties"]
+    assert (got["fid_source"], got["geometry_source"], got["gf_id_source"]) == ("A-1", "wkt?", "7")
