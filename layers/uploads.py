@@ -206,10 +206,11 @@ def as_layer(read: ReadLayer, layer_id: str, filename: str,
         frame = frame.rename(columns={ID_FIELD: f"{ID_FIELD}_source"})
     frame.insert(0, ID_FIELD, [str(i) for i in range(1, len(frame) + 1)])
     frame = frame.set_crs(4326, allow_override=True)
-    for column in frame.columns:  # GeoPackage needs plain column types
+    for column in frame.columns:  # GeoPackage needs one plain type per column
         if column != frame.geometry.name and frame[column].dtype == object:
-            frame[column] = frame[column].map(lambda v: v if v is None or isinstance(
-                v, (str, int, float, bool)) else str(v))
+            values = frame[column]
+            if not all(v is None or isinstance(v, str) for v in values):
+                frame[column] = values.map(lambda v: None if v is None else str(v))
     layer = Layer(
         id=layer_id, title_zh=read.name, title_en=read.name,
         geometry_type=read.geometry_type, id_field=ID_FIELD,

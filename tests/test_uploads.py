@@ -363,3 +363,15 @@ def test_attributes_named_like_storage_columns_are_kept(app_env) -> None:
     got = client.get(f"/uploads/{body.json()['id']}/layers/layer_1/items",
                      headers=auth(body.json()["token"])).json()["features"][0]["properties"]
     assert (got["fid_source"], got["geometry_source"], got["gf_id_source"]) == ("A-1", "wkt?", "7")
+
+
+def test_geojson_with_mixed_and_nested_values_is_stored(app_env) -> None:
+    make, _, _ = app_env
+    client = make()
+    text = ('{"type":"FeatureCollection","features":['
+            '{"type":"Feature","properties":{"a":1,"b":[1,2],"c":{"k":"v"}},'
+            '"geometry":{"type":"Point","coordinates":[120.1,30.9]}},'
+            '{"type":"Feature","properties":{"a":"二","b":null,"c":null},'
+            '"geometry":{"type":"Point","coordinates":[120.2,30.8]}}]}')
+    response = post(client, "mixed.geojson", text.encode())
+    assert response.status_code == 201, response.text
