@@ -103,7 +103,8 @@ def serve(
     """Serve the atlas (map at /, OGC API Features at /collections)."""
     import uvicorn
 
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port)
+    # api.tiles.serving_app is create_app() with cached tiles answered in front of FastAPI.
+    uvicorn.run("api.tiles:serving_app", factory=True, host=host, port=port)
 
 
 def _zooms(text: str) -> list[int]:

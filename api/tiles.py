@@ -232,6 +232,7 @@ def layer_list(text: str) -> tuple[str, ...]:
 TILE_PATH = re.compile(r"/tiles/([^/]+)/(\d+)/(\d+)/(\d+)\.mvt")
 GZIP_MIN = 1000  # bytes; as GZipMiddleware's minimum_size
 MEDIA_BYTES = MEDIA_TYPE.encode()
+CHECKED = "gongfu.tile_cache_checked"
 
 
 class CachedTiles:
@@ -255,7 +256,8 @@ class CachedTiles:
             if root and path.startswith(root):
                 path = path[len(root):]
             match = TILE_PATH.fullmatch(path)
-            if match:
+            if match and not scope.get(CHECKED):
+                scope[CHECKED] = True  # an inner CachedTiles need not look again
                 try:
                     answered = await self._answer(scope, match, send)
                 except Exception:  # noqa: BLE001 - the route reports errors in the JSON shape
@@ -317,6 +319,16 @@ class CachedTiles:
         await send({"type": "http.response.body",
                     "body": b"" if scope["method"] == "HEAD" else data})
         return True
+
+
+def serving_app() -> CachedTiles:
+    """The ASGI app `gongfu serve` runs (uvicorn factory): the atlas with cached tiles answered
+    before FastAPI is entered at all, whose own per-request work (telemetry check, error
+    middleware) costs about as much as a cache hit."""
+    from api.app import create_app
+
+    app = create_app()
+    return CachedTiles(app, atlas=app)
 
 
 def install_fast_path(app: Any) -> None:

@@ -294,3 +294,22 @@ def test_lines_overlapping_polygons_and_empty_layers(tmp_path: Path) -> None:
     assert tj["bounds"] == pytest.approx([119.9, 30.4, 120.4, 30.9])
     assert "illustrative" in tj["attribution"]
     assert "illustrative" in tj["vector_layers"][1]["description"]
+
+
+def test_serving_app_answers_cached_tiles_in_front_of_fastapi(store_path: Path,
+                                                               monkeypatch) -> None:
+    """`gongfu serve` runs api.tiles:serving_app: same tiles, headers and errors as the app."""
+    from api.tiles import CachedTiles, serving_app
+
+    monkeypatch.setenv("GONGFU_STORE_PATH", str(store_path))
+    app = serving_app()
+    assert isinstance(app, CachedTiles)
+    client = TestClient(app)
+    path = "/tiles/counties/{}/{}/{}.mvt".format(*tile_of(*HUZHOU, 9))
+    plain = {"Accept-Encoding": "identity"}
+    first, second = client.get(path, headers=plain), client.get(path, headers=plain)
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content and first.headers["etag"] == second.headers["etag"]
+    assert client.get(path, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    assert client.get("/tiles/counties/5/99/0.mvt").status_code == 400
+    assert client.get("/collections").status_code == 200
