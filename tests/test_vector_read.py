@@ -384,3 +384,15 @@ def test_plain_json_beside_geodata_is_listed_not_fatal(tmp_path: Path) -> None:
     upload = read_folder(folder)
     assert [layer.name for layer in upload.layers] == ["p"]
     assert upload.ignored == ["style.json"]
+
+
+@pytest.mark.parametrize("epsg", [4490, 4528, 4549, 4499, 2385, 2437, 3857, 4214, 4610])
+def test_esri_prj_of_chinese_crss_resolves_to_epsg(epsg: int) -> None:
+    from pyproj import CRS
+
+    from geo.source_crs import from_prj
+
+    source = from_prj(CRS.from_epsg(epsg).to_wkt("WKT1_ESRI"))
+    assert source.key == f"EPSG:{epsg}" and source.how == "declared"
+    old = epsg in (2385, 2437, 4214, 4610)  # Xian 80 / Beijing 54 based
+    assert any("tens of metres" in w["en"] for w in source.warnings) == old
