@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hmac
 import re
 import tempfile
 import threading
@@ -22,8 +21,8 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from geo import geojson
-from api.uploads import UploadSettings
-from geo.errors import InvalidParameter, Unauthorized
+from api.auth import require_api_key
+from geo.errors import InvalidParameter
 from layers.axes import (ACCESS_THRESHOLDS_KM, AXIS_LAYER_IDS, BENCHMARK_SOURCE,
                          DEFAULT_BUFFER_KM, GENERATION_RULE, PROVINCIAL_AREA_SHARE_PCT,
                          PROVINCIAL_POPULATION_SHARE_PCT, Accessibility, AxisPlan,
@@ -117,19 +116,6 @@ def _check_cell(cell_m: float) -> None:
                                f"Cell size {cell_m:g} m is out of range (50–200 m).")
 
 
-def _require_api_key(request: Request) -> None:
-    """Saved scenarios become public collections in the shared store: only API-key holders
-    (GONGFU_API_KEYS) may write them; an upload's per-user token is not enough."""
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    keys = [k.strip() for k in UploadSettings().api_keys.split(",") if k.strip()]
-    if not token or not any(hmac.compare_digest(token, key) for key in keys):
-        raise Unauthorized(
-            "保存方案需要 API 密钥（Authorization: Bearer …，见 GONGFU_API_KEYS）；试算无需。",
-            "Saving a scenario needs an API key (Authorization: Bearer …, see GONGFU_API_KEYS); "
-            "a dry run does not.")
-
-
 async def _read(upload: UploadFile) -> bytes:
     content = await upload.read(MAX_TABLE_BYTES + 1)
     if len(content) > MAX_TABLE_BYTES:
@@ -165,7 +151,7 @@ async def generate(
             raise InvalidParameter(f"{rank} 缓冲距离 {km:g} km 超出范围（0–50 km）。",
                                    f"Buffer for {rank} axes {km:g} km is out of range (0–50).")
     if not dry_run:
-        _require_api_key(request)
+        require_api_key(request, "保存方案", "Saving a scenario")
     if not dry_run and not _SCENARIO.match(scenario):
         raise InvalidParameter(
             "保存时须给出方案名 scenario（小写字母开头，仅含 a-z、0-9、_，至多 32 字符）。",

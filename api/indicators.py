@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
+from api.auth import require_api_key
+
 from geo.errors import InvalidParameter, PayloadTooLarge
 from layers import indicators
 from layers.choropleth import choropleth, spec_from_params
@@ -128,6 +130,8 @@ async def upload(
     sheet: str | None = Form(None),
 ) -> JSONResponse:
     """Join a table to the place registries; the report says what matched and what did not."""
+    if not dry_run:  # the indicator table is shared by everyone
+        require_api_key(request, "保存指标表", "Saving an indicator table")
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge("文件超过 20 MB。", "The file is larger than 20 MB.")

@@ -24,12 +24,16 @@ HUZHOU = {"330502": "吴兴区", "330503": "南浔区", "330521": "德清县", "
 
 
 @pytest.fixture()
-def private(store_path: Path, tmp_path: Path) -> tuple[TestClient, GeoPackageStore]:
-    """A client over a private copy of the Huzhou store, for tests that save."""
+def private(store_path: Path, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, GeoPackageStore]:
+    """A client holding an API key, over a private copy of the Huzhou store, for saving tests."""
+    monkeypatch.setenv("GONGFU_API_KEYS", "bureau-key")
     copy = tmp_path / "atlas.gpkg"
     shutil.copyfile(store_path, copy)
     store = GeoPackageStore(copy)
-    return TestClient(create_app(Settings(store_path=copy), store)), store
+    client = TestClient(create_app(Settings(store_path=copy), store),
+                        headers={"Authorization": "Bearer bureau-key"})
+    return client, store
 
 
 def _gbk_csv() -> bytes:
@@ -187,6 +191,23 @@ def test_xlsx_with_title_rows_is_saved_and_mapped(private) -> None:
     # seed and computed figures survive the save
     assert client.get("/indicators/villages_per_100km2").status_code == 200
     assert any(f["indicator"] == "area_km2" for f in sheet["facts"])
+
+
+def test_saving_a_table_needs_an_api_key(store_path: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Indicator tables are shared by everyone: a dry run is open, saving is not."""
+    monkeypatch.setenv("GONGFU_API_KEYS", "bureau-key")
+    copy = tmp_path / "atlas.gpkg"
+    shutil.copyfile(store_path, copy)
+    store = GeoPackageStore(copy)
+    anonymous = TestClient(create_app(Settings(store_path=copy), store))
+    table = {"file": ("a.csv", "区县,人数\n安吉县,5\n".encode(), "text/csv")}
+    assert anonymous.post("/indicators", files=table, data={"dry_run": "true"}).status_code == 200
+    before = indicators.version_of(store)
+    refused = anonymous.post("/indicators", files=table, data={"dry_run": "false"},
+                             headers={"Authorization": "Bearer wrong"})
+    assert refused.status_code == 401 and refused.json()["message"]["zh"]
+    assert indicators.version_of(store) == before
 
 
 def test_ambiguous_names_resolved_by_parent_column(private) -> None:
