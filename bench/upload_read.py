@@ -10,6 +10,8 @@ send most. Timed, best of --repeat:
   resolution, repair, reprojection) — the ratio to the peer is our overhead.
 - api: `POST /uploads` through FastAPI's TestClient (streamed multipart, read, report, atomic
   GeoPackage write).
+- overlay: `GET /uploads/{id}/overlay` on that upload (dissolve, intersect with the counties,
+  zonal totals over the carbon raster).
 
 Usage: .venv/bin/python bench/upload_read.py [--features 50000] [--repeat 3]
 """
@@ -99,17 +101,29 @@ def main() -> None:
         client = TestClient(create_app(Settings(store_path=store.path)))
         data = archive.read_bytes()
 
+        uploaded: list[dict] = []
+
         def api() -> None:
             response = client.post("/uploads", files={"file": ("parcels.zip", data)})
             assert response.status_code == 201, response.text
+            uploaded.append(response.json())
 
-        t_peer, t_ours, t_api = (best(fn, args.repeat) for fn in (peer, ours, api))
+        def overlay() -> None:
+            body = uploaded[-1]
+            response = client.get(f"/uploads/{body['id']}/overlay",
+                                  headers={"Authorization": f"Bearer {body['token']}"})
+            assert response.status_code == 200, response.text
+
+        t_peer, t_ours, t_api, t_overlay = (best(fn, args.repeat)
+                                            for fn in (peer, ours, api, overlay))
         print(f"{args.features} parcels, zip {size_mb:.1f} MB, best of {args.repeat}")
         print(f"peer  pyogrio read + to_crs (answers given): {t_peer:6.2f} s")
         print(f"ours  read_folder (unzip, checks, sniffing, repair): {t_ours:6.2f} s "
               f"({t_ours / t_peer:.2f}× peer)")
         print(f"api   POST /uploads (stream, read, report, store): {t_api:6.2f} s "
               f"({t_api / t_peer:.2f}× peer, {args.features / t_api:,.0f} features/s)")
+        print(f"overlay GET /uploads/{{id}}/overlay (counties, townships, rasters): "
+              f"{t_overlay:6.2f} s")
 
 
 if __name__ == "__main__":

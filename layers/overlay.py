@@ -53,11 +53,15 @@ def overlay(store: Store, layers: list[tuple[Layer, gpd.GeoDataFrame]],
     for layer, frame in layers:
         geoms = frame.geometry.to_numpy()
         entry = {"layer": layer.id, "title": layer.title_zh,
-                 "geometry_type": layer.geometry_type, "total": _measure(geoms, layer),
-                 "zones": {}}
+                 "geometry_type": layer.geometry_type, "total": {}, "zones": {}}
+        # Dissolve once: overlapping upload polygons must not count the same ground twice,
+        # and the union is the costly step (seconds for tens of thousands of parcels).
+        points = layer.geometry_type.removeprefix("Multi") == "Point"
+        merged = None if points else shapely.union_all(geoms)
+        entry["total"] = _measure(geoms, merged, layer)
         for zone in zones:
-            entry["zones"][zone.id] = _against(geoms, layer, store.frame(zone.id))
-        entry["rasters"] = [_zonal(geoms, layer, source) for source in rasters]
+            entry["zones"][zone.id] = _against(geoms, merged, layer, store.frame(zone.id))
+        entry["rasters"] = [_zonal(merged, layer, source) for source in rasters]
         out.append(entry)
     return {"area_crs": f"EPSG:{HUZHOU_ZONE_EPSG}", "layers": out,
             "zone_layers": [{"id": z.id, "title": z.title,
@@ -65,7 +69,7 @@ def overlay(store: Store, layers: list[tuple[Layer, gpd.GeoDataFrame]],
             "rasters": [source.meta.id for source in rasters], "not_used": skipped}
 
 
-def _zonal(geoms: np.ndarray, layer: Layer, source: RasterSource) -> dict:
+def _zonal(merged, layer: Layer, source: RasterSource) -> dict:
     """Zonal statistics of the dissolved upload over one raster (polygons only)."""
     from geo.raster import zonal_stats
 
@@ -74,7 +78,7 @@ def _zonal(geoms: np.ndarray, layer: Layer, source: RasterSource) -> dict:
             "illustrative": meta.illustrative, "note": meta.note}
     if layer.geometry_type not in _POLYGONAL:
         return {**head, "available": False, "reason": "zonal statistics need polygons"}
-    (result,) = zonal_stats(np.array([shapely.union_all(geoms)], dtype=object), source.path)
+    (result,) = zonal_stats(np.array([merged], dtype=object), source.path)
     body = {**head, "available": True, "covered_ha": round(result.covered_ha, 4),
             "mean": None if result.mean is None else round(result.mean, 6)}
     if meta.per_ha:  # a density per ha integrates to a total (e.g. t CO2e/yr)
@@ -83,23 +87,21 @@ def _zonal(geoms: np.ndarray, layer: Layer, source: RasterSource) -> dict:
     return body
 
 
-def _measure(geoms: np.ndarray, layer: Layer) -> dict:
+def _measure(geoms: np.ndarray, merged, layer: Layer) -> dict:
     family = layer.geometry_type.removeprefix("Multi")
     if family == "Polygon":
-        km2 = float(area_km2(np.array([shapely.union_all(geoms)]), HUZHOU_ZONE_EPSG)[0])
+        km2 = float(area_km2(np.array([merged]), HUZHOU_ZONE_EPSG)[0])
         return {"area_km2": round(km2, 6), "area_mu": round(km2 * MU_PER_KM2, 2)}
     if family == "LineString":
         return {"length_km": round(float(length_km(geoms).sum()), 6)}
     return {"count": int(len(geoms))}
 
 
-def _against(geoms: np.ndarray, layer: Layer, zones: gpd.GeoDataFrame) -> list[dict]:
+def _against(geoms: np.ndarray, merged, layer: Layer, zones: gpd.GeoDataFrame) -> list[dict]:
     """The zones an upload layer meets, with the area/length/count inside each."""
     family = layer.geometry_type.removeprefix("Multi")
     zones = zones[~zones.geometry.isna()]
     if family == "Polygon":
-        # Dissolve first: overlapping upload polygons must not count the same ground twice.
-        merged = shapely.union_all(geoms)
         hits = zones.sindex.query(merged, predicate="intersects")
         parts = shapely.intersection(zones.geometry.to_numpy()[hits], merged)
         km2 = area_km2(parts, HUZHOU_ZONE_EPSG)
@@ -108,7 +110,6 @@ def _against(geoms: np.ndarray, layer: Layer, zones: gpd.GeoDataFrame) -> list[d
                 for h, a in zip(hits, km2) if a > 0]
         return sorted(rows, key=lambda r: -r["area_km2"])
     if family == "LineString":
-        merged = shapely.union_all(geoms)
         hits = zones.sindex.query(merged, predicate="intersects")
         parts = shapely.intersection(zones.geometry.to_numpy()[hits], merged)
         km = length_km(parts)
