@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -74,15 +75,23 @@ class Tokens:
 
     @staticmethod
     def load_secret(folder: Path) -> bytes:
-        """The signing secret kept beside the uploads (created once, readable by us only)."""
+        """The signing secret kept beside the uploads (created once, readable by us only).
+
+        Written whole to a private temporary file, then hard-linked into place: link fails if
+        another process won the race, and nobody ever reads a half-written secret.
+        """
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / ".token-secret"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_bytes()
-        with os.fdopen(fd, "wb") as out:
-            out.write(secrets.token_bytes(32))
+        if not path.exists():
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".secret-")  # mode 0600
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(secrets.token_bytes(32))
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp)
         return path.read_bytes()
 
     def _sign(self, nonce: str) -> str:

@@ -375,3 +375,18 @@ def test_geojson_with_mixed_and_nested_values_is_stored(app_env) -> None:
             '"geometry":{"type":"Point","coordinates":[120.2,30.8]}}]}')
     response = post(client, "mixed.geojson", text.encode())
     assert response.status_code == 201, response.text
+
+
+def test_token_secret_is_created_once_under_races(tmp_path: Path) -> None:
+    from layers.uploads import Tokens
+
+    secrets_seen: list[bytes] = []
+    threads = [threading.Thread(target=lambda: secrets_seen.append(
+        Tokens.load_secret(tmp_path / "u"))) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(secrets_seen)) == 1 and len(secrets_seen[0]) == 32
+    assert (tmp_path / "u" / ".token-secret").stat().st_mode & 0o077 == 0
+    assert [p.name for p in (tmp_path / "u").iterdir()] == [".token-secret"]
