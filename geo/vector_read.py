@@ -11,6 +11,7 @@ bounding box, and counts of each geometry fix. Nothing here writes outside the f
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +87,9 @@ def read_folder(folder: Path, crs_override: str | None = None,
     layers: list[ReadLayer] = []
     ignored: list[str] = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
-        rel = path.relative_to(folder).as_posix()
+        # Shown as "plans.zip/一期/地块.shp", the way the planner packed it.
+        rel = re.sub(r"(\.(?:zip|kmz))\.d/", r"\1/", path.relative_to(folder).as_posix(),
+                     flags=re.IGNORECASE)
         suffix = path.suffix.lower()
         if "__MACOSX" in path.parts or path.name.startswith("._"):
             continue

@@ -128,7 +128,9 @@ def test_utf8_cpg_and_zip_with_subfolders_and_several_layers(tmp_path: Path) -> 
     upload = read_folder(tmp_path / "in")
     assert sorted(layer.crs.key for layer in upload.layers) == ["EPSG:4528", "EPSG:4549"]
     assert len({layer.name for layer in upload.layers}) == 2  # same stem, made unique
-    assert any(name.endswith("说明.txt") for name in upload.ignored)
+    assert upload.ignored == ["plans.zip/说明.txt"]
+    assert sorted(layer.source for layer in upload.layers) == [
+        "plans.zip/一期/地块.shp", "plans.zip/二期/深/地块.shp"]
     assert all(len(layer.frame) == 3 for layer in upload.layers)
     del a, b
 
