@@ -36,6 +36,7 @@ from geo.errors import InvalidData, InvalidParameter, UnknownCollection, Unreada
 WORK_CRS = "EPSG:4549"  # CGCS2000 / 3-degree Gauss-Kruger CM 120E: Huzhou's measuring plane
 TILE_SIZE = 256
 BLOCK = 512
+IMPORT_CACHE_MB = 64
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -73,6 +74,12 @@ def import_raster(source: Path, path: Path, crs: str = WORK_CRS,
     without a nodata value gets one (NaN for floats, the type's maximum for integers) so that
     the area outside the source stays transparent and out of statistics.
     """
+    # GDAL's block cache defaults to 5% of RAM; cap it so a large import stays small.
+    with rasterio.Env(GDAL_CACHEMAX=IMPORT_CACHE_MB):
+        _import(source, path, crs, resampling)
+
+
+def _import(source: Path, path: Path, crs: str, resampling: str) -> None:
     try:
         src = rasterio.open(source)
     except RasterioIOError:

@@ -285,3 +285,32 @@ def test_api_upload_import_and_bad_uploads(client, tmp_path, monkeypatch) -> Non
                            files={"file": ("big.tif", data, "image/tiff")})
     assert response.status_code == 413 and response.json()["message"]["zh"]
     assert client.get("/rasters/big/legend.json").status_code == 404
+
+
+def test_zonal_totals_saved_as_indicators_for_choropleths(tmp_path, store) -> None:
+    """Saved totals join the indicator table (layers/indicators.py) by county code."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+    from layers import indicators
+    from layers.store import GeoPackageStore
+
+    own = GeoPackageStore(tmp_path / "own.gpkg")
+    for layer_id in ("counties", "townships", "villages"):
+        own.put(store.layer(layer_id), store.frame(layer_id).reset_index(drop=True))
+    client = TestClient(create_app(Settings(store_path=tmp_path / "own.gpkg")))
+    body = client.get(f"/rasters/{RASTER}/zonal",
+                      params={"collection": "counties", "save_as": "bamboo_carbon"}).json()
+    assert body["saved_indicators"] == ["bamboo_carbon_total", "bamboo_carbon_mean",
+                                        "bamboo_carbon_value_yuan",
+                                        "bamboo_carbon_village_share_yuan"]
+    table = indicators.load(own)
+    totals = table.values("bamboo_carbon_total")
+    assert totals.loc["330523", "value"] == pytest.approx(339_300, rel=0.005)
+    assert totals.loc["330503", "value"] == 0
+    assert table.indicator("bamboo_carbon_total")["derived"] == "true"
+    assert "bamboo_carbon_total" in table.mappable()
+    bad = client.get(f"/rasters/{RASTER}/zonal", params={"collection": "counties",
+                                                          "save_as": "Bad Name!"})
+    assert bad.status_code == 400
