@@ -390,3 +390,17 @@ def test_token_secret_is_created_once_under_races(tmp_path: Path) -> None:
     assert len(set(secrets_seen)) == 1 and len(secrets_seen[0]) == 32
     assert (tmp_path / "u" / ".token-secret").stat().st_mode & 0o077 == 0
     assert [p.name for p in (tmp_path / "u").iterdir()] == [".token-secret"]
+
+
+def test_part_file_names_are_sanitised_but_keep_their_extension() -> None:
+    from api.upload_stream import _part_filename
+
+    def name(raw: str) -> str | None:
+        return _part_filename(f'form-data; name="file"; filename="{raw}"'.encode())
+
+    assert name("../../etc/passwd") == "passwd"
+    assert name("C:\\\\Users\\\\规划\\\\地块.shp") == "地块.shp"
+    assert name("..") == "upload"
+    assert name("a" * 300 + ".shp") == "a" * 100 + ".shp"
+    assert name("<script>.geojson") == "script_.geojson"
+    assert _part_filename(b'form-data; name="crs"') is None
