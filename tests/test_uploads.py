@@ -404,3 +404,33 @@ def test_part_file_names_are_sanitised_but_keep_their_extension() -> None:
     assert name("a" * 300 + ".shp") == "a" * 100 + ".shp"
     assert name("<script>.geojson") == "script_.geojson"
     assert _part_filename(b'form-data; name="crs"') is None
+
+
+def test_overlay_joins_axis_domains_when_built(app_env) -> None:
+    """With the (illustrative) development-axis layers in the store, the overlay reports the
+    axis domains the upload meets, flagged illustrative."""
+    from layers.axes import build_axes_layers
+
+    make, path, _ = app_env
+    store = GeoPackageStore(path)
+    built = [(store.layer(i), store.frame(i))
+             for i in ("counties", "county_seats", "townships", "villages")]
+    for layer, frame in build_axes_layers(built):
+        store.put(layer, frame)
+    domains = store.frame("axis_domains")
+    # A 1 km square centred inside the first domain (a point on its surface).
+    centre = shapely.point_on_surface(domains.geometry.iloc[0])
+    to_gk = Transformer.from_crs(4326, 4549, always_xy=True)
+    e, n = to_gk.transform(centre.x, centre.y)
+    to_wgs = Transformer.from_crs(4549, 4326, always_xy=True)
+    xs, ys = to_wgs.transform([e - 500, e + 500, e + 500, e - 500], [n - 500, n - 500, n + 500,
+                                                                     n + 500])
+    client = make()
+    body = post(client, "sq.geojson",
+                geojson_bytes([shapely.Polygon(zip(xs, ys))], [{"n": 1}])).json()
+    result = client.get(f"/uploads/{body['id']}/overlay", headers=auth(body["token"])).json()
+    zone_layers = {z["id"]: z for z in result["zone_layers"]}
+    assert zone_layers["axis_domains"]["illustrative"] is True
+    rows = result["layers"][0]["zones"]["axis_domains"]
+    assert str(domains.index[0]) in {r["code"] for r in rows}
+    assert max(r["area_km2"] for r in rows) == pytest.approx(1.0, rel=1e-3)
