@@ -32,6 +32,15 @@ def build(
     for layer, frame in built:
         target.put(layer, frame)
         typer.echo(f"{layer.id:14s} {len(frame):6d} features  ({layer.title_zh})")
+    if Region.parse(region).covers_huzhou():
+        from geo.raster import RasterCatalog
+        from layers.ecology import build_demo_raster, ledger_layer
+
+        layer, frame = ledger_layer(target)  # after the seats it is placed against
+        target.put(layer, frame)
+        typer.echo(f"{layer.id:14s} {len(frame):6d} features  ({layer.title_zh})")
+        meta = build_demo_raster(target, RasterCatalog(target.path.parent / "rasters"))
+        typer.echo(f"raster {meta.id} ({meta.title_zh})")
     typer.echo(f"written to {target.path}")
 
 

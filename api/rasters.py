@@ -97,6 +97,9 @@ def raster_metadata(raster: str, request: Request, catalog: Catalog) -> dict:
 
 
 @router.get("/rasters/{raster}/tiles/{z}/{x}/{y}.png", response_class=Response)
+# The issue's path: coexists with the vector tiles' /tiles/{layers}/{z}/{x}/{y}.mvt (the
+# suffix is part of the route pattern, so .png and .mvt never match each other's route).
+@router.get("/tiles/{raster}/{z}/{x}/{y}.png", response_class=Response)
 def raster_tile(raster: str, z: int, x: int, y: int, catalog: Catalog,
                 colormap_name: str | None = Query(None, alias="colormap"),
                 rescale: str | None = Query(None, description="min,max")) -> Response:

@@ -108,6 +108,17 @@ def test_ledger_layer_fits_the_store(tmp_path, store) -> None:
     back = target.frame("bamboo_ledger")
     assert len(back) == len(frame)
     assert layer.provenance.illustrative
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    client = TestClient(create_app(Settings(store_path=tmp_path / "ledger.gpkg")))
+    dali = client.get("/collections/bamboo_ledger/items/dali", params={"f": "json"}).json()
+    assert dali["geometry"] is None
+    assert dali["properties"]["code"] == "330523206202"
+    assert dali["properties"]["source_title"].startswith("《湖州")
+    assert dali["properties"]["collection_yuan_period"] == pytest.approx(275_470.5)
 
 
 def test_api_accounting_and_parameters(client) -> None:

@@ -198,6 +198,16 @@ def test_api_tiles_tilejson_and_legend_agree(client) -> None:
     assert "#%02x%02x%02x" % tuple(right) == legend["stops"][-1]["color"]
 
 
+def test_png_tiles_also_under_tiles_path_beside_vector_tiles(client) -> None:
+    tile = WMQ.tile(119.6, 30.6, 12)
+    ours = client.get(f"/rasters/{RASTER}/tiles/12/{tile.x}/{tile.y}.png")
+    short = client.get(f"/tiles/{RASTER}/12/{tile.x}/{tile.y}.png")
+    assert short.status_code == 200 and short.content == ours.content
+    assert client.get(f"/tiles/counties/12/{tile.x}/{tile.y}.png").status_code == 404
+    mvt = client.get(f"/tiles/counties/12/{tile.x}/{tile.y}.mvt")
+    assert mvt.status_code == 200 and "image/png" not in mvt.headers["content-type"]
+
+
 def test_api_colormap_and_rescale_parameters(client) -> None:
     tile = WMQ.tile(119.6, 30.6, 13)
     path = f"/rasters/{RASTER}/tiles/13/{tile.x}/{tile.y}.png"
