@@ -434,3 +434,21 @@ def test_overlay_joins_axis_domains_when_built(app_env) -> None:
     rows = result["layers"][0]["zones"]["axis_domains"]
     assert str(domains.index[0]) in {r["code"] for r in rows}
     assert max(r["area_km2"] for r in rows) == pytest.approx(1.0, rel=1e-3)
+
+
+def test_kmz_upload_gives_point_and_polygon_layers(app_env) -> None:
+    from test_vector_read import KML
+
+    make, _, _ = app_env
+    client = make()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("doc.kml", KML)
+    body = post(client, "踏勘.kmz", buffer.getvalue()).json()
+    kinds = sorted(layer["geometry_type"] for layer in body["report"]["layers"])
+    assert kinds == ["Point", "Polygon"]
+    assert body["report"]["inside_huzhou"] == "inside"
+    polygon = next(layer for layer in body["report"]["layers"]
+                   if layer["geometry_type"] == "Polygon")
+    # 0.02° × 0.02° at 30.6°N on EPSG:4549: ≈ 1.916 km × 2.218 km ≈ 4.25 km².
+    assert polygon["measures"]["area_km2"] == pytest.approx(4.25, rel=0.01)
