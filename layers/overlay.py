@@ -105,8 +105,10 @@ def _against(geoms: np.ndarray, merged, layer: Layer, zones: gpd.GeoDataFrame) -
         hits = zones.sindex.query(merged, predicate="intersects")
         parts = shapely.intersection(zones.geometry.to_numpy()[hits], merged)
         km2 = area_km2(parts, HUZHOU_ZONE_EPSG)
+        total = float(area_km2(np.array([merged]), HUZHOU_ZONE_EPSG)[0]) or 1.0
         rows = [{"code": str(zones.index[h]), "name": _name(zones, h),
-                 "area_km2": round(float(a), 6), "area_mu": round(float(a) * MU_PER_KM2, 2)}
+                 "area_km2": round(float(a), 6), "area_mu": round(float(a) * MU_PER_KM2, 2),
+                 "share_of_upload": round(float(a) / total, 6)}
                 for h, a in zip(hits, km2) if a > 0]
         return sorted(rows, key=lambda r: -r["area_km2"])
     if family == "LineString":

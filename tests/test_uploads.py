@@ -322,6 +322,7 @@ def test_overlay_areas_match_a_hand_computed_case(app_env) -> None:
     for row in towns.values():
         assert row["area_km2"] == pytest.approx(2.0, rel=1e-4)
         assert row["area_mu"] == pytest.approx(3000, rel=1e-4)
+        assert row["share_of_upload"] == pytest.approx(0.5, rel=1e-4)
     counties = layer["zones"]["counties"]
     assert [c["name"] for c in counties] == ["安吉县"]
     assert counties[0]["area_km2"] == pytest.approx(4.0, rel=1e-5)
