@@ -161,7 +161,8 @@ class RasterCatalog:
                 if (self.folder / f"{p.stem}.tif").exists()]
 
     def has(self, raster_id: str) -> bool:
-        return (self.folder / f"{raster_id}.tif").exists()
+        """Both files are there (the sidecar is written last, so this means complete)."""
+        return all((self.folder / f"{raster_id}{s}").exists() for s in (".tif", ".json"))
 
     def put_meta(self, meta: RasterMeta) -> None:
         """Write the sidecar atomically (the COG is written first by write_cog/import_raster)."""
