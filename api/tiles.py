@@ -238,9 +238,10 @@ CHECKED = "gongfu.tile_cache_checked"
 class CachedTiles:
     """ASGI middleware: answers tile cache hits and ETag matches before FastAPI runs.
 
-    A warm tile costs a regex, a version stat and a dict lookup here instead of routing,
-    validation and a thread-pool hop (on this 2-core machine: ~1.6k requests/s through the
-    route, several times more through this path; warm figures in bench/RESULTS.md).
+    A warm tile costs a regex and a few dict lookups here instead of routing, validation and
+    a thread-pool hop (on this 2-core machine ~1.6k requests/s through the route, ~10× more
+    through this path; bench/RESULTS.md). Layer versions are re-read at most every 50 ms
+    here (`FRESHNESS_S`), so a layer change reaches cached tiles within that time.
     Misses, errors and anything unusual fall through to the normal route, which renders,
     caches and reports errors in the one JSON shape. Gzip variants are cached beside the tile.
     """
@@ -248,6 +249,9 @@ class CachedTiles:
     def __init__(self, app: Any, atlas: Any) -> None:
         self.app = app
         self.atlas = atlas  # the FastAPI app, for its state (settings, store, tiles)
+        self._keys: dict[tuple[str, bytes], tuple] = {}  # (path, query) -> (key, ETag) seen
+        self._tiles: VectorTiles | None = None
+        self._cache_control = b""
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
@@ -259,18 +263,28 @@ class CachedTiles:
             if match and not scope.get(CHECKED):
                 scope[CHECKED] = True  # an inner CachedTiles need not look again
                 try:
-                    answered = await self._answer(scope, match, send)
+                    answered = await self._answer(scope, path, match, send)
                 except Exception:  # noqa: BLE001 - the route reports errors in the JSON shape
                     answered = False
                 if answered:
                     return
         await self.app(scope, receive, send)
 
-    async def _answer(self, scope: dict, match: re.Match, send: Any) -> bool:
-        state = self.atlas.state
-        tiles = tiles_of(state)
-        if tiles.cache is None:
-            return False
+    def _key(self, tiles: VectorTiles, scope: dict, path: str, match: re.Match
+             ) -> tuple[tuple, bytes] | None:
+        """The cache key and ETag of this request, or None when the route must answer it.
+
+        A request seen before reuses its key while the layers' versions (re-read at most every
+        `FRESHNESS_S`) are unchanged, which skips parsing and validation.
+        """
+        request = (path, scope["query_string"])
+        known = self._keys.get(request)
+        if known is not None:
+            for layer_id, version in known[0][0]:
+                if tiles.recent_version(layer_id) != version:
+                    break
+            else:
+                return known
         try:
             properties, buffer = None, DEFAULT_BUFFER
             if scope["query_string"]:
@@ -282,19 +296,33 @@ class CachedTiles:
             key = tiles.key(layer_list(match[1]), int(match[2]), int(match[3]),
                             int(match[4]), properties, buffer, build=False)
         except (AtlasError, ValueError):
-            return False  # the route answers with the bilingual error
+            return None  # the route answers with the bilingual error
         if key is None:
-            return False  # building a tileset is slow work: leave it to the thread pool
-        etag = tiles.etag_of(key)
+            return None  # a tileset must be built first: slow work, for the route's threads
+        if len(self._keys) > 100_000:  # bounded; rebuilt as requests come
+            self._keys.clear()
+        known = self._keys[request] = (key, tiles.etag_of(key).encode())
+        return known
+
+    async def _answer(self, scope: dict, path: str, match: re.Match, send: Any) -> bool:
+        if self._tiles is None:
+            self._tiles = tiles_of(self.atlas.state)
+            self._cache_control = b"public, max-age=%d" % self.atlas.state.settings.tile_max_age
+        tiles = self._tiles
+        if tiles.cache is None:
+            return False
+        known = self._key(tiles, scope, path, match)
+        if known is None:
+            return False
+        key, etag = known
         if_none, accept = b"", b""
         for name, value in scope["headers"]:
             if name == b"if-none-match":
                 if_none = value
             elif name == b"accept-encoding":
                 accept = value
-        common = [(b"etag", etag.encode()), (b"cache-control",
-                  b"public, max-age=%d" % state.settings.tile_max_age)]
-        if if_none and (b"*" in if_none or etag.removeprefix("W/").encode() in if_none):
+        common = [(b"etag", etag), (b"cache-control", self._cache_control)]
+        if if_none and (b"*" in if_none or etag.removeprefix(b"W/") in if_none):
             await send({"type": "http.response.start", "status": 304, "headers": common})
             await send({"type": "http.response.body", "body": b""})
             return True

@@ -4,16 +4,18 @@ One run, the same fixed tile list for every server: zooms 5–14 over Zhejiang a
 (up to --per-zoom tiles per zoom and region, spread evenly over the region's tiles), layer
 `counties` with all attributes, extent 4096, buffer 64. Servers, one uvicorn worker each:
 
-- bare   a raw ASGI app returning fixed bytes (the mean size of our tiles in the list): the
-         HTTP ceiling
+- bare   a raw ASGI app returning fixed bytes: for each path of the list as many bytes as our
+         tile there (204 where ours is empty), so the same bytes cross the wire: the HTTP ceiling
 - ours   `gongfu serve`'s app (api.tiles:serving_app); warm: tile cache on, every tile requested once before measuring
 - ours   cold: GONGFU_TILE_CACHE_MB=0, every request renders (the per-layer simplified pyramid
          is built once per layer version, before measuring, as in a running server)
 - tipg   TiPg 1.6.1 over PostGIS 3 (Debian postgresql-15-postgis-3) in a private cluster on a
          loopback port, loaded with ogr2ogr from the same GeoPackage; TIPG_TILE_BUFFER=64
 
-Load: `wrk` (Debian) on loopback, 1 thread, --connections, --duration per server, cycling
-through the list; its Lua `done` hook reports requests/s, p50/p99 and error counts.
+Load: `wrk` (Debian) on loopback, 1 thread, --connections, cycling through the list, in
+--rounds interleaved rounds of --duration seconds per server (the machine is shared: each
+server gets a slice of every stretch of time); its Lua `done` hook reports requests/s, p50/p99
+and error counts; medians over the rounds are reported.
 Also: the China county set (~2,900 polygons) at z5, cold, sequential requests (target < 100 ms).
 
 Run (root, Debian): apt-get install postgresql-15-postgis-3 gdal-bin wrk
@@ -72,15 +74,19 @@ done = function(summary, latency, requests)
 end
 """
 BARE_APP = '''
-import os
-BODY = b"\\x1a" * int(os.environ["BARE_BYTES"])
-HEADERS = [(b"content-type", b"application/vnd.mapbox-vector-tile"),
-           (b"content-length", str(len(BODY)).encode())]
+import json, os
+# Per path: fixed bytes of the same length as our tile there (204 when ours is empty), built once.
+SIZES = json.load(open(os.environ["BARE_SIZES"]))
+BODIES = {path.encode(): b"\\x1a" * size for path, size in SIZES.items()}
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-    await send({"type": "http.response.body", "body": BODY})
+    body = BODIES.get(scope["raw_path"], b"")
+    status = 200 if body else 204
+    headers = [(b"content-type", b"application/vnd.mapbox-vector-tile"),
+               (b"content-length", b"%d" % len(body))] if body else []
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 '''
 
 
@@ -191,6 +197,16 @@ def wrk(port: int, paths: list[str], duration: int, connections: int, workdir: P
             "error_ratio": errors / max(raw["requests"], 1)}
 
 
+def combine(runs: list[dict]) -> dict:
+    """Median requests/s and latencies over rounds; errors and requests summed."""
+    requests, errors = sum(r["requests"] for r in runs), sum(r["errors"] for r in runs)
+    return {"rps": statistics.median(r["rps"] for r in runs),
+            "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+            "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+            "rps_range": (min(r["rps"] for r in runs), max(r["rps"] for r in runs)),
+            "requests": requests, "errors": errors, "error_ratio": errors / max(requests, 1)}
+
+
 def features(data: bytes, layer: str) -> int:
     if not data:
         return 0
@@ -232,7 +248,8 @@ def main() -> None:
     parser.add_argument("--store", type=Path, default=Path("/tmp/zj.gpkg"))
     parser.add_argument("--china", type=Path, default=Path("/tmp/cn.gpkg"))
     parser.add_argument("--per-zoom", type=int, default=30)
-    parser.add_argument("--duration", type=int, default=15, help="seconds of load per server")
+    parser.add_argument("--duration", type=int, default=5, help="seconds of load per round")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per server")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--write", action="store_true", help="write bench/RESULTS.md")
     args = parser.parse_args()
@@ -262,32 +279,43 @@ def main() -> None:
         # feature counts are compared with our tiles at buffer=0, which select the same way.
         ours_counts = {tile: features(get(warm_port, f"{path}?buffer=0", conn)[1], LAYER)
                        for path, tile in zip(ours_paths, tiles)}
-        # The bare app sends the mean body size of the list, so it moves as many bytes.
+        # The bare app answers each path with as many fixed bytes as our tile there (same
+        # statuses, same bytes on the wire), so only the work behind the response differs.
         bare_bytes = round(statistics.mean(len(b) for b in ours_bodies.values()))
+        sizes_file = work / "bare_sizes.json"
+        sizes_file.write_text(json.dumps({path: len(ours_bodies[tile])
+                                          for path, tile in zip(ours_paths, tiles)}))
 
         bare_file = work / "bare_app.py"
         bare_file.write_text(BARE_APP)
-        with uvicorn("bare_app:app", {"BARE_BYTES": str(bare_bytes)}, "/", cwd=work) as port:
-            results["bare"] = wrk(port, ours_paths, args.duration, args.connections, work)
-        results["ours_warm"] = wrk(warm_port, ours_paths, args.duration, args.connections, work)
-
+        bare_port = stack.enter_context(
+            uvicorn("bare_app:app", {"BARE_SIZES": str(sizes_file)}, "/", cwd=work))
         cold_env = {**store_env, "GONGFU_TILE_CACHE_MB": "0"}
-        with uvicorn("api.tiles:serving_app", cold_env, "/conformance", factory=True) as port:
-            get(port, ours_paths[0])  # builds the simplified pyramid once (per layer version)
-            results["ours_cold"] = wrk(port, ours_paths, args.duration, args.connections, work)
+        cold_port = stack.enter_context(
+            uvicorn("api.tiles:serving_app", cold_env, "/conformance", factory=True))
+        get(cold_port, ours_paths[0])  # builds the simplified pyramid once (per layer version)
 
-        with postgis(args.store, [LAYER]) as dsn:
-            env = {"DATABASE_URL": dsn, "TIPG_TILE_BUFFER": str(BUFFER),
-                   "TIPG_DB_SCHEMAS": '["public"]', "TIPG_DEBUG": "FALSE"}
-            with uvicorn("tipg.main:app", env, "/collections") as port:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-                agree = 0
-                for path, tile in zip(tipg_paths, tiles):  # warm PostGIS and compare contents
-                    status, body = get(port, path, conn)
-                    assert status in (200, 204), (path, status, body[:200])
-                    agree += _tipg_count(body) == ours_counts[tile]
-                results["tipg"] = wrk(port, tipg_paths, args.duration, args.connections, work)
-                results["tipg"]["same_features"] = f"{agree}/{len(tiles)}"
+        dsn = stack.enter_context(postgis(args.store, [LAYER]))
+        env = {"DATABASE_URL": dsn, "TIPG_TILE_BUFFER": str(BUFFER),
+               "TIPG_DB_SCHEMAS": '["public"]', "TIPG_DEBUG": "FALSE"}
+        tipg_port = stack.enter_context(uvicorn("tipg.main:app", env, "/collections"))
+        conn = http.client.HTTPConnection("127.0.0.1", tipg_port, timeout=600)
+        agree = 0
+        for path, tile in zip(tipg_paths, tiles):  # warm PostGIS and compare contents
+            status, body = get(tipg_port, path, conn)
+            assert status in (200, 204), (path, status, body[:200])
+            agree += _tipg_count(body) == ours_counts[tile]
+
+        # Interleaved rounds: the machine is shared, so each server gets a slice of every
+        # stretch of time instead of one stretch of its own; medians over rounds are reported.
+        servers = {"bare": (bare_port, ours_paths), "ours_warm": (warm_port, ours_paths),
+                   "ours_cold": (cold_port, ours_paths), "tipg": (tipg_port, tipg_paths)}
+        runs: dict[str, list[dict]] = {name: [] for name in servers}
+        for _ in range(args.rounds):
+            for name, (port, paths) in servers.items():
+                runs[name].append(wrk(port, paths, args.duration, args.connections, work))
+        results = {name: combine(found) for name, found in runs.items()}
+        results["tipg"]["same_features"] = f"{agree}/{len(tiles)}"
 
     china = china_z5(args.china, rounds=3) if args.china.exists() else None
     load.append(os.getloadavg()[0])
@@ -308,7 +336,8 @@ def render(results: dict, china: dict | None, tiles: list, bare_bytes: int,
            args: argparse.Namespace, load: list[float]) -> str:
     bare, warm, cold, tipg = (results[k] for k in ("bare", "ours_warm", "ours_cold", "tipg"))
     rows = "\n".join(
-        f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+        f"| {name} | {r['rps']:,.0f} ({r['rps_range'][0]:,.0f}–{r['rps_range'][1]:,.0f}) | "
+        f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
         f"{r['errors']} / {r['requests']:,} ({r['error_ratio']:.2%}) |"
         for name, r in (("bare uvicorn (fixed bytes)", bare), ("Gongfu warm (cache on)", warm),
                         ("Gongfu cold (cache off)", cold), ("TiPg 1.6.1 + PostGIS 3.3", tipg)))
@@ -326,16 +355,17 @@ def render(results: dict, china: dict | None, tiles: list, bare_bytes: int,
         f"Tiles: {len(tiles)} fixed tiles, layer `{LAYER}` from `{args.store}` (Zhejiang build, "
         f"all attributes, extent 4096, buffer {BUFFER}); per zoom "
         + ", ".join(f"z{z}: {n}" for z, n in by_zoom.items())
-        + f". wrk: 1 thread, {args.connections} connections, {args.duration} s per server, "
-        "cycling through the list; one uvicorn worker per server.", "",
-        "| server | requests/s | p50 ms | p99 ms | errors / requests |",
+        + f". wrk: 1 thread, {args.connections} connections, cycling through the list; "
+        f"{args.rounds} interleaved rounds of {args.duration} s per server (medians shown, "
+        "requests/s range in brackets); one uvicorn worker per server.", "",
+        "| server | requests/s (range) | p50 ms | p99 ms | errors / requests |",
         "| --- | ---: | ---: | ---: | ---: |", rows, "",
         "## Ratios and targets", "",
         f"- warm throughput vs TiPg: **{warm['rps'] / tipg['rps']:.1f}×** (target ≥ 3×: "
         f"{mark(warm['rps'] >= 3 * tipg['rps'])})",
         f"- warm throughput vs bare endpoint: **{warm['rps'] / bare['rps']:.0%}** (target ≥ 80%: "
-        f"{mark(warm['rps'] >= 0.8 * bare['rps'])}); bare body = {bare_bytes:,} bytes, the "
-        "mean size of our responses over the list (204s count as 0)",
+        f"{mark(warm['rps'] >= 0.8 * bare['rps'])}); the bare app answers each path with as "
+        f"many fixed bytes as our tile there (mean {bare_bytes:,} bytes; 204 where ours is empty)",
         f"- cold p50 vs TiPg p50: **{cold['p50_ms']:.2f} ms vs {tipg['p50_ms']:.2f} ms** "
         f"(target: no worse: {mark(cold['p50_ms'] <= tipg['p50_ms'])}); cold throughput "
         f"{cold['rps'] / tipg['rps']:.1f}× TiPg",

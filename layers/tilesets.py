@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from geo.tiles import (DEFAULT_BUFFER, EXTENT, MAX_SIMPLIFY_ZOOM, check_buffer, 
                        to_tile_coordinates)
 from layers.model import Layer
 from layers.store import Store
+
+FRESHNESS_S = 0.05  # how stale a layer version the cache fast path may act on, seconds
 
 
 def _plain(value: object) -> object:
@@ -175,7 +178,17 @@ class VectorTiles:
         self.cache = TileCache(cache_bytes) if cache_bytes > 0 else None
         self._tilesets: dict[str, Tileset] = {}
         self._etags: dict[tuple, str] = {}
+        self._seen: dict[str, tuple[str, float]] = {}  # layer -> (version, when read)
         self._lock = threading.Lock()
+
+    def recent_version(self, layer_id: str) -> str:
+        """The layer's version as read at most `FRESHNESS_S` ago (the cache fast path's check:
+        a stat of the store per request would cost as much as the rest of a cache hit)."""
+        now = time.monotonic()
+        seen = self._seen.get(layer_id)
+        if seen is None or now - seen[1] > FRESHNESS_S:
+            seen = self._seen[layer_id] = (self.store.version(layer_id), now)
+        return seen[0]
 
     def tileset(self, layer_id: str) -> Tileset:
         """The layer's tileset at its current version (rebuilt, and its tiles dropped, on change)."""

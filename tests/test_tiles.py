@@ -4,6 +4,7 @@ shared borders after coverage simplification, errors, ETag/304, invalidation on 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import mapbox_vector_tile
@@ -18,6 +19,7 @@ from api.app import create_app
 from api.settings import Settings
 from geo.tiles import EXTENT, tile_bounds, to_mercator
 from layers.store import GeoPackageStore
+from layers.tilesets import FRESHNESS_S
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 HUZHOU = (120.1, 30.8)  # a point in 吴兴区
@@ -206,6 +208,7 @@ def test_layer_update_invalidates_only_its_own_tiles(own_client: TestClient) -> 
     store = own_client.app.state.store
     layer, frame = store.layer("counties"), store.frame("counties")
     store.put(layer, frame.drop(index="330502").reset_index(drop=True))  # 吴兴区 removed
+    time.sleep(FRESHNESS_S * 1.5)  # cached tiles see a new layer version within FRESHNESS_S
 
     after = own_client.get(counties_path)
     assert after.headers["etag"] != before.headers["etag"]
