@@ -144,4 +144,10 @@ def _copy_counted(zf: zipfile.ZipFile, member: zipfile.ZipInfo, out: Path, budge
             f"压缩包内的“{member.filename}”已损坏。",
             f"'{member.filename}' in the archive is corrupt.", member=member.filename,
         ) from error
+    except (RuntimeError, NotImplementedError) as error:  # encrypted, or an unknown method
+        raise UnreadableUpload(
+            f"压缩包内的“{member.filename}”已加密或压缩方式不受支持。",
+            f"'{member.filename}' in the archive is encrypted or uses an unsupported "
+            "compression method.", member=member.filename,
+        ) from error
 

@@ -3,6 +3,7 @@ archives. Every fixture is built here in code; coordinates are checked against p
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import warnings
@@ -398,3 +399,24 @@ def test_esri_prj_of_chinese_crss_resolves_to_epsg(epsg: int) -> None:
     assert source.key == f"EPSG:{epsg}" and source.how == "declared"
     old = epsg in (2385, 2437, 4214, 4610)  # Xian 80 / Beijing 54 based
     assert any("tens of metres" in w["en"] for w in source.warnings) == old
+
+
+def test_encrypted_member_and_too_many_members_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("a.geojson", b'{"type":"FeatureCollection","features":[]}')
+    data = bytearray(buffer.getvalue())
+    # Set the "encrypted" flag bit in both the local and the central header.
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.index(signature) + offset
+        data[at] |= 0x01
+    (folder / "locked.zip").write_bytes(bytes(data))
+    with pytest.raises(UnreadableUpload) as error:
+        read_folder(folder)
+    assert "encrypted" in error.value.message_en
+    (folder / "locked.zip").unlink()
+    _zip(folder / "many.zip", {f"{i}.txt": b"x" for i in range(12)})
+    with pytest.raises(PayloadTooLarge):
+        read_folder(folder, limits=UnpackLimits(max_members=10))
