@@ -17,6 +17,7 @@ import shapely
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
+from api.auth import require_api_key
 from geo.errors import InvalidParameter, PayloadTooLarge
 from geo.raster import (RasterCatalog, RasterMeta, check_raster_id, colormap, import_raster,
                         info, legend_png, legend_stops, tile_png, zonal_stats)
@@ -170,7 +171,12 @@ async def upload_raster(request: Request, catalog: Catalog,
                         title_zh: str = Form(""), title_en: str = Form(""),
                         unit: str = Form(""), per_ha: bool = Form(False),
                         colormap_name: str = Form("viridis", alias="colormap")) -> dict:
-    """Import a planner's GeoTIFF in any CRS: reprojected to EPSG:4549, written as a COG."""
+    """Import a GeoTIFF in any CRS: reprojected to EPSG:4549, written as a COG.
+
+    The raster is public (every map can show it), so this needs an API key like other shared
+    writes; planners' private files go through /uploads.
+    """
+    require_api_key(request, "发布栅格", "Publishing a raster")
     check_raster_id(raster_id)
     colormap(colormap_name)
     if raster_id == CARBON_DENSITY_RASTER:
@@ -285,5 +291,7 @@ def zonal_for_collection(raster: str, request: Request, catalog: Catalog,
     body = _zonal_response(meta, _zonal_rows(meta, results, params, props), params)
     if save_as is not None:
         from layers.ecology import save_zonal_indicators
+
+        require_api_key(request, "保存指标", "Saving indicators")
         body["saved_indicators"] = save_zonal_indicators(store, save_as, meta, body["zones"])
     return body

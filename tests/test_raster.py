@@ -274,8 +274,13 @@ def _geotiff(path: Path, crs: str | None) -> bytes:
 
 def test_api_upload_import_and_bad_uploads(client, tmp_path, monkeypatch) -> None:
     data = _geotiff(tmp_path / "mine.tif", "EPSG:4326")
+    monkeypatch.setenv("GONGFU_API_KEYS", "raster-key")
+    anonymous = client.post("/rasters", data={"id": "test-upload"},
+                            files={"file": ("mine.tif", data, "image/tiff")})
+    assert anonymous.status_code == 401 and anonymous.json()["message"]["zh"]
+    auth = {"Authorization": "Bearer raster-key"}
     response = client.post("/rasters", data={"id": "test-upload", "unit": "t/ha", "per_ha": "true"},
-                           files={"file": ("mine.tif", data, "image/tiff")})
+                           files={"file": ("mine.tif", data, "image/tiff")}, headers=auth)
     assert response.status_code == 201, response.text
     assert response.json()["info"]["crs"] == "EPSG:4549"
     tile = WMQ.tile(119.61, 30.69, 14)
@@ -284,20 +289,20 @@ def test_api_upload_import_and_bad_uploads(client, tmp_path, monkeypatch) -> Non
 
     nocrs = _geotiff(tmp_path / "nocrs.tif", None)
     response = client.post("/rasters", data={"id": "nocrs"},
-                           files={"file": ("nocrs.tif", nocrs, "image/tiff")})
+                           files={"file": ("nocrs.tif", nocrs, "image/tiff")}, headers=auth)
     assert response.status_code == 422 and "CRS" in response.json()["message"]["en"]
     response = client.post("/rasters", data={"id": "text"},
-                           files={"file": ("a.tif", b"not a raster at all", "image/tiff")})
+                           files={"file": ("a.tif", b"not a raster at all", "image/tiff")}, headers=auth)
     assert response.status_code == 422 and response.json()["code"] == "unreadable_upload"
     import api.rasters
     monkeypatch.setattr(api.rasters, "MAX_UPLOAD_BYTES", 1000)
     response = client.post("/rasters", data={"id": "big"},
-                           files={"file": ("big.tif", data, "image/tiff")})
+                           files={"file": ("big.tif", data, "image/tiff")}, headers=auth)
     assert response.status_code == 413 and response.json()["message"]["zh"]
     assert client.get("/rasters/big/legend.json").status_code == 404
 
 
-def test_zonal_totals_saved_as_indicators_for_choropleths(tmp_path, store) -> None:
+def test_zonal_totals_saved_as_indicators_for_choropleths(tmp_path, store, monkeypatch) -> None:
     """Saved totals join the indicator table (layers/indicators.py) by county code."""
     from fastapi.testclient import TestClient
 
@@ -310,8 +315,11 @@ def test_zonal_totals_saved_as_indicators_for_choropleths(tmp_path, store) -> No
     for layer_id in ("counties", "townships", "villages"):
         own.put(store.layer(layer_id), store.frame(layer_id).reset_index(drop=True))
     client = TestClient(create_app(Settings(store_path=tmp_path / "own.gpkg")))
-    body = client.get(f"/rasters/{RASTER}/zonal",
-                      params={"collection": "counties", "save_as": "bamboo_carbon"}).json()
+    params = {"collection": "counties", "save_as": "bamboo_carbon"}
+    monkeypatch.setenv("GONGFU_API_KEYS", "bureau-key")
+    assert client.get(f"/rasters/{RASTER}/zonal", params=params).status_code == 401
+    client.headers["Authorization"] = "Bearer bureau-key"
+    body = client.get(f"/rasters/{RASTER}/zonal", params=params).json()
     assert body["saved_indicators"] == ["bamboo_carbon_total", "bamboo_carbon_mean",
                                         "bamboo_carbon_value_yuan",
                                         "bamboo_carbon_village_share_yuan"]
