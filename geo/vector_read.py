@@ -310,12 +310,13 @@ def _to_wgs84(frame: gpd.GeoDataFrame, source: SourceCrs, rel: str) -> gpd.GeoDa
 
 
 def repair(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """Drop Z, make valid, drop nulls and empties. Returns (geoms, keep mask, fix counts)."""
+    """Drop Z/M, make valid, drop nulls and empties. Returns (geoms, keep mask, fix counts)."""
     geoms = np.asarray(geoms, dtype=object)
     null = shapely.is_missing(geoms)
     present = ~null
     has_z = np.zeros(len(geoms), dtype=bool)
-    has_z[present] = shapely.has_z(geoms[present])
+    # Z and M (PolygonZM shapefiles from survey software) both go: the atlas is 2D.
+    has_z[present] = shapely.has_z(geoms[present]) | shapely.has_m(geoms[present])
     geoms = geoms.copy()
     if has_z.any():
         geoms[has_z] = shapely.force_2d(geoms[has_z])

@@ -420,3 +420,14 @@ def test_encrypted_member_and_too_many_members_refused(tmp_path: Path) -> None:
     _zip(folder / "many.zip", {f"{i}.txt": b"x" for i in range(12)})
     with pytest.raises(PayloadTooLarge):
         read_folder(folder, limits=UnpackLimits(max_members=10))
+
+
+def test_measures_are_dropped_and_counted() -> None:
+    from geo.vector_read import repair
+
+    line = shapely.from_wkt("LINESTRING ZM (120.0 30.8 5 1, 120.1 30.9 6 2)")
+    measured = shapely.from_wkt("POINT M (120.0 30.8 7)")
+    geoms, keep, fixes = repair(np.array([line, measured, None], dtype=object))
+    assert fixes["z_dropped"] == 2 and fixes["null_dropped"] == 1
+    assert list(keep) == [True, True, False]
+    assert not shapely.has_z(geoms[:2]).any() and not shapely.has_m(geoms[:2]).any()
