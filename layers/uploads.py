@@ -259,11 +259,11 @@ def build_report(upload: Upload, filename: str, outline: shapely.Geometry | None
         how_zh = {"declared": "文件声明", "inferred": "推断", "override": "用户指定"}[crs["how"]]
         zh.append(f"· {layer['name']}：{layer['feature_count']} 个{layer['geometry_type']}；"
                   f"编码 {enc['codec']}（{enc['source']}）；坐标系 {crs['key']}（{how_zh}）；"
-                  f"修复 {fixes['made_valid']} 个无效图形，去除 {fixes['z_dropped']} 个 Z 值，"
+                  f"修复 {fixes['made_valid']} 个无效图形，去除 {fixes['z_dropped']} 个 Z/M 值，"
                   f"丢弃 {fixes['empty_dropped'] + fixes['null_dropped']} 个空图形。")
         en.append(f"· {layer['name']}: {layer['feature_count']} {layer['geometry_type']}; "
                   f"encoding {enc['codec']} ({enc['source']}); CRS {crs['key']} ({crs['how']}); "
-                  f"{fixes['made_valid']} made valid, {fixes['z_dropped']} Z dropped, "
+                  f"{fixes['made_valid']} made valid, {fixes['z_dropped']} Z/M dropped, "
                   f"{fixes['empty_dropped'] + fixes['null_dropped']} empty dropped.")
         for warning in layer["warnings"]:
             zh.append(f"  ⚠ {warning['zh']}")
