@@ -145,6 +145,7 @@ class UploadStore:
                 layers.append(layer)
             record = UploadRecord(upload_id, owner, created, filename, report, layers)
             target.put(_record_layer(), _record_frame(record))
+            tmp.chmod(0o600)  # private data: not readable by other accounts on the host
             os.replace(tmp, self._path(upload_id))
         finally:
             tmp.unlink(missing_ok=True)

@@ -180,6 +180,7 @@ def test_concurrent_uploads_are_all_kept(app_env, tmp_path: Path) -> None:
     assert codes == [201] * 6
     assert len(client.get("/uploads", headers=auth(first["token"])).json()["uploads"]) == 7
     assert not list(folder.glob(".*.tmp.gpkg"))
+    assert all(p.stat().st_mode & 0o077 == 0 for p in folder.glob("*.gpkg"))
 
 
 def _files(folder: Path) -> set[str]:
