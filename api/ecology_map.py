@@ -60,6 +60,8 @@ def _num(value: object, digits: int = 0) -> str:
 def _entry_html(row: dict) -> str:
     esc = html.escape
     source = esc(str(row["source_title"]))
+    note = (f'<br><small class="atlas-ledger-note">注 Note: {esc(row["note"])}</small>'
+            if isinstance(row.get("note"), str) and row["note"] else "")
     if isinstance(row.get("source_url"), str):
         source = f'<a href="{esc(row["source_url"])}" target="_blank">{source}</a>'
     return (
@@ -69,7 +71,7 @@ def _entry_html(row: dict) -> str:
         f'<br><i>模型计算 computed:</i> {_num(row["sequestration_t_co2e_yr"])} t CO2e/yr · '
         f'{_num(row["trade_value_yuan_yr"])} 元/yr · 村集体 village share '
         f'{_num(row["village_share_yuan_yr"])} 元/yr'
-        f'<br><small>来源 Source: {source} ({esc(str(row["source_date"]))})</small></div>'
+        f'<br><small>来源 Source: {source} ({esc(str(row["source_date"]))})</small>{note}</div>'
     )
 
 

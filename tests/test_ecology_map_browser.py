@@ -79,6 +79,7 @@ def test_unplaced_villages_are_listed_not_drawn(ecology_page) -> None:
     page, _ = ecology_page
     text = page.locator(".atlas-unplaced").inner_text()
     assert "马家弄村" in text and "大里村" in text and "1,755 t CO2e/yr" in text
+    assert "流转" in text  # the note on why 180余万 is not comparable with the model
     assert page.locator("path.atlas-ledger").count() == 1  # the county entries, at the seat
 
 
