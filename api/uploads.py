@@ -221,13 +221,16 @@ def upload_download(request: Request, upload_id: str, layer_id: str,
 
 
 @router.get("/uploads/{upload_id}/overlay")
-async def upload_overlay(request: Request, upload_id: str) -> JSONResponse:
+async def upload_overlay(request: Request, upload_id: str,
+                         by_feature: int = Query(0, ge=0, le=100_000, description=(
+                             "Also list up to this many (feature, zone) rows with areas"))
+                         ) -> JSONResponse:
     """Counties (townships, axis domains, carbon raster when present) the upload meets."""
     record, store = uploads_of(request).store.layers_store(
         upload_id, owner_of(request, required=False))
     layers = [(layer, store.frame(layer.id)) for layer in record.layers]
     result = await asyncio.to_thread(
-        lambda: overlay(request.app.state.store, layers, _raster_sources(request)))
+        lambda: overlay(request.app.state.store, layers, _raster_sources(request), by_feature))
     return JSONResponse({"upload": upload_id, **result}, headers=PRIVATE)
 
 

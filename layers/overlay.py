@@ -36,8 +36,9 @@ class RasterSource:
 
 
 def overlay(store: Store, layers: list[tuple[Layer, gpd.GeoDataFrame]],
-            rasters: list[RasterSource] | tuple = ()) -> dict:
-    """Per upload layer: its total measure and, per zone layer, the zones it meets."""
+            rasters: list[RasterSource] | tuple = (), by_feature: int = 0) -> dict:
+    """Per upload layer: its total measure and, per zone layer, the zones it meets; with
+    `by_feature` > 0, also up to that many (feature, zone) rows for polygon layers."""
     present = {layer.id: layer for layer in store.layers()}
     zones, skipped = [], []
     for zone_id in ZONE_LAYERS:
@@ -62,6 +63,9 @@ def overlay(store: Store, layers: list[tuple[Layer, gpd.GeoDataFrame]],
         for zone in zones:
             entry["zones"][zone.id] = _against(geoms, merged, layer, store.frame(zone.id))
         entry["rasters"] = [_zonal(merged, layer, source) for source in rasters]
+        if by_feature and not points and layer.geometry_type in _POLYGONAL:
+            entry["features"] = {zone.id: _per_feature(frame, layer, store.frame(zone.id),
+                                                       by_feature) for zone in zones}
         out.append(entry)
     return {"area_crs": f"EPSG:{HUZHOU_ZONE_EPSG}", "layers": out,
             "zone_layers": [{"id": z.id, "title": z.title,
@@ -123,6 +127,26 @@ def _against(geoms: np.ndarray, merged, layer: Layer, zones: gpd.GeoDataFrame) -
     rows = [{"code": str(zones.index[h]), "name": _name(zones, h), "count": int(counts[h])}
             for h in np.flatnonzero(counts)]
     return sorted(rows, key=lambda r: -r["count"])
+
+
+def _per_feature(frame: gpd.GeoDataFrame, layer: Layer, zones: gpd.GeoDataFrame,
+                 limit: int) -> dict:
+    """Each upload polygon's area in each zone (km², 亩), in upload order, first `limit` rows.
+
+    Per feature, so overlapping upload polygons each count their own ground here."""
+    zones = zones[~zones.geometry.isna()]
+    geoms = frame.geometry.to_numpy()
+    pairs = zones.sindex.query(geoms, predicate="intersects")
+    order = np.lexsort((pairs[1], pairs[0]))
+    feature_i, zone_i = pairs[0][order], pairs[1][order]
+    km2 = area_km2(shapely.intersection(geoms[feature_i], zones.geometry.to_numpy()[zone_i]),
+                   HUZHOU_ZONE_EPSG) if len(feature_i) else np.array([])
+    ids = frame[layer.id_field].astype(str).to_numpy()
+    rows = [{"feature": ids[f], "code": str(zones.index[z]), "name": _name(zones, z),
+             "area_km2": round(float(a), 6), "area_mu": round(float(a) * MU_PER_KM2, 2)}
+            for f, z, a in zip(feature_i, zone_i, km2) if a > 0]
+    return {"rows": rows[:limit], "number_matched": len(rows),
+            "truncated": len(rows) > limit}
 
 
 def _name(zones: gpd.GeoDataFrame, i: int) -> str:

@@ -341,6 +341,14 @@ def test_overlay_areas_match_a_hand_computed_case(app_env) -> None:
     used = {z["id"] for z in result["zone_layers"]} | {n["layer"] for n in result["not_used"]}
     assert used == {"counties", "townships", "axis_domains"}
 
+    # Per feature: the one plot, half in each synthetic township.
+    detail = client.get(f"/uploads/{body['id']}/overlay", params={"by_feature": 10},
+                        headers=auth(body["token"])).json()["layers"][0]["features"]
+    rows = detail["townships"]["rows"]
+    assert [(r["feature"], r["code"]) for r in rows] == [("1", "999000001"), ("1", "999000002")]
+    assert [r["area_mu"] for r in rows] == pytest.approx([3000, 3000], rel=1e-4)
+    assert detail["townships"]["truncated"] is False
+
 
 def test_malformed_multipart_is_a_400(app_env) -> None:
     make, _, _ = app_env
