@@ -23,4 +23,4 @@ class Settings(BaseSettings):
     tile_cache_mb: int = 256
     tile_max_age: int = 300
     pmtiles_dir: Path = PROJECT_DIR / "data" / "build" / "pmtiles"
-    map_tiles_threshold: int = 500
+    map_tiles_threshold: int = 200
