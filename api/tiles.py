@@ -9,7 +9,9 @@ rendering, and `Cache-Control` lets browsers reuse tiles for `tile_max_age` seco
 from __future__ import annotations
 
 import gzip
+import logging
 import re
+import threading
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -23,6 +25,7 @@ from layers.pmtiles_archive import PMTilesFolder, layers_bounds
 from geo.errors import AtlasError
 from layers.tilesets import VectorTiles, parse_layer_ids
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["Vector tiles 矢量瓦片"])
 
 TILEJSON_MAXZOOM = MAX_SIMPLIFY_ZOOM + 2  # clients overzoom past this; the server answers to 24
@@ -356,7 +359,21 @@ def serving_app() -> CachedTiles:
     from api.app import create_app
 
     app = create_app()
+    threading.Thread(target=prebuild, args=(tiles_of(app.state),), name="tile-prebuild",
+                     daemon=True).start()
     return CachedTiles(app, atlas=app)
+
+
+def prebuild(tiles: VectorTiles) -> None:
+    """Build every vector layer's simplified pyramid now, so first map views do not wait for
+    it (China's counties take ~20 s); layers changed later are rebuilt on their next tile."""
+    for layer in tiles.store.layers():
+        if layer.geometry_type == "None":
+            continue
+        try:
+            tiles.tileset(layer.id).level(0)
+        except Exception:  # noqa: BLE001 - a broken layer must not stop the server starting
+            log.exception("could not prebuild tiles of %s", layer.id)
 
 
 def install_fast_path(app: Any) -> None:

@@ -316,3 +316,15 @@ def test_serving_app_answers_cached_tiles_in_front_of_fastapi(store_path: Path,
     assert client.get(path, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
     assert client.get("/tiles/counties/5/99/0.mvt").status_code == 400
     assert client.get("/collections").status_code == 200
+
+
+def test_prebuild_makes_every_vector_layer_ready(store) -> None:
+    from api.tiles import prebuild
+    from layers.tilesets import VectorTiles
+
+    tiles = VectorTiles(store)
+    prebuild(tiles)
+    vector = [layer.id for layer in store.layers() if layer.geometry_type != "None"]
+    assert vector and tiles.key(vector, 5, 26, 13, None, 64, build=False) is not None
+    assert all(tiles._tilesets[layer_id]._levels for layer_id in vector)  # pyramids built
+    assert "villages" not in tiles._tilesets
