@@ -4,7 +4,8 @@
   geometries (coverage-safe, geo/tiles.py) and spatial indexes, built once on first use.
 - `TileCache`: an in-memory LRU of encoded tiles, bounded in bytes, keyed by the layer
   versions and the request; a layer update drops only the tiles that contain that layer.
-- `VectorTiles`: the verbs the API and CLI use: `tile(layers, z, x, y)`, `etag(...)`.
+- `VectorTiles`: the verbs the API and CLI use: `tile(layers, z, x, y)`, `key`, `fetch`,
+  `etag_of`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from layers.model import Layer
 from layers.store import Store
 
 FRESHNESS_S = 0.05  # how stale a layer version the cache fast path may act on, seconds
+ENTRY_OVERHEAD = 300  # bytes counted per cached tile besides its data (key, dict slot)
 
 
 def _plain(value: object) -> object:
@@ -130,22 +132,25 @@ class TileCache:
             return data
 
     def put(self, key: tuple, data: bytes) -> None:
-        if len(data) > self.max_bytes:
+        size = len(data) + ENTRY_OVERHEAD
+        if size > self.max_bytes:
             return
         with self._lock:
             old = self._items.pop(key, None)
-            self._bytes += len(data) - (len(old) if old is not None else 0)
+            if old is not None:
+                self._bytes -= len(old) + ENTRY_OVERHEAD
             self._items[key] = data
+            self._bytes += size
             while self._bytes > self.max_bytes:
                 _, dropped = self._items.popitem(last=False)
-                self._bytes -= len(dropped)
+                self._bytes -= len(dropped) + ENTRY_OVERHEAD
 
     def drop_layer(self, layer_id: str) -> int:
         """Forget every tile that contains `layer_id` (any version); returns how many."""
         with self._lock:
             stale = [k for k in self._items if any(lid == layer_id for lid, _ in k[0])]
             for key in stale:
-                self._bytes -= len(self._items.pop(key))
+                self._bytes -= len(self._items.pop(key)) + ENTRY_OVERHEAD
             return len(stale)
 
     def __len__(self) -> int:

@@ -328,3 +328,16 @@ def test_prebuild_makes_every_vector_layer_ready(store) -> None:
     assert vector and tiles.key(vector, 5, 26, 13, None, 64, build=False) is not None
     assert all(tiles._tilesets[layer_id]._levels for layer_id in vector)  # pyramids built
     assert "villages" not in tiles._tilesets
+
+
+def test_tile_cache_stays_within_its_byte_budget() -> None:
+    from layers.tilesets import ENTRY_OVERHEAD, TileCache
+
+    cache = TileCache(max_bytes=10 * (1000 + ENTRY_OVERHEAD))
+    for i in range(25):
+        cache.put(((("a", "v1"),), 5, i, 0, None, 64), b"x" * 1000)
+    cache.put(((("b", "v1"),), 5, 0, 0, None, 64), b"")  # empty tiles count too
+    assert len(cache) == 10 and cache._bytes <= cache.max_bytes
+    assert cache.get(((("a", "v1"),), 5, 0, 0, None, 64)) is None  # least recently used went
+    assert cache.get(((("a", "v1"),), 5, 24, 0, None, 64)) == b"x" * 1000
+    assert cache.drop_layer("a") == 9 and len(cache) == 1
