@@ -90,7 +90,7 @@ def simplify_levels(geometries: np.ndarray, kind: str,
     levels: dict[int, np.ndarray] = {}
     current = geometries
     present = ~(shapely.is_missing(current) | shapely.is_empty(current))
-    if kind == "polygon" and not shapely.coverage_is_valid(current[present]):
+    if kind == "polygon" and not _is_coverage(current[present]):
         kind = "line"  # overlapping polygons (e.g. buffers) are no coverage: simplify each alone
     for z in range(max_zoom, -1, -1):
         if kind == "polygon":
@@ -102,6 +102,14 @@ def simplify_levels(geometries: np.ndarray, kind: str,
             current = shapely.simplify(current, tolerance_m(z), preserve_topology=True)
         levels[z] = current
     return levels
+
+
+def _is_coverage(polygons: np.ndarray) -> bool:
+    """Whether the polygons tile without overlaps (gaps allowed), as coverage_simplify needs."""
+    try:
+        return bool(shapely.coverage_is_valid(polygons))
+    except shapely.errors.GEOSException:  # invalid polygons (e.g. self-intersecting uploads)
+        return False
 
 
 def geometry_kind(geometry_type: str) -> str:
