@@ -92,6 +92,11 @@ def tile(request: Request, layers: str, z: int, x: int, y: int,
     return Response(data, media_type=MEDIA_TYPE, headers=headers)
 
 
+# HEAD answers like GET without the body (uvicorn drops it), kept out of the OpenAPI document.
+router.add_api_route("/tiles/{layers}/{z}/{x}/{y}.mvt", tile, methods=["HEAD"],
+                     response_class=Response, include_in_schema=False)
+
+
 def _tiles_url(request: Request, layers: str) -> str:
     query = {k: v for k, v in request.query_params.items() if k in ("properties", "buffer")}
     base = str(request.base_url).rstrip("/")

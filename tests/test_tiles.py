@@ -236,6 +236,8 @@ def test_cached_tile_answers_match_the_first_render(client: TestClient) -> None:
     assert zipped.headers["content-encoding"] == "gzip" and zipped.content == first.content
     head = client.head(path, headers=plain)
     assert head.status_code == 200 and head.content == b""
+    uncached = "/tiles/cities/{}/{}/{}.mvt".format(*tile_of(*HUZHOU, 11))
+    assert client.head(uncached).status_code == 200  # HEAD works before the tile is cached
     empty = "/tiles/counties/6/0/0.mvt"
     assert client.get(empty).status_code == client.get(empty).status_code == 204
 
