@@ -343,3 +343,18 @@ def test_tile_cache_stays_within_its_byte_budget() -> None:
     assert cache.get(((("a", "v1"),), 5, 0, 0, None, 64)) is None  # least recently used went
     assert cache.get(((("a", "v1"),), 5, 24, 0, None, 64)) == b"x" * 1000
     assert cache.drop_layer("a") == 9 and len(cache) == 1
+
+
+def test_style_passes_the_maplibre_style_validator(client: TestClient, tmp_path: Path) -> None:
+    """The MapLibre style spec's own validator (npm devDependency) accepts our style.json."""
+    import subprocess
+
+    validator = Path(__file__).parent.parent / "node_modules" / ".bin" / "gl-style-validate"
+    style = tmp_path / "style.json"
+    style.write_text(client.get("/tiles/counties,cities,county_seats/style.json").text)
+    result = subprocess.run([str(validator), str(style)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = tmp_path / "broken.json"  # and it does reject a wrong one
+    broken.write_text(style.read_text().replace('"type": "fill"', '"type": "fil"')
+                      .replace('"type":"fill"', '"type":"fil"'))
+    assert subprocess.run([str(validator), str(broken)], capture_output=True).returncode == 1
