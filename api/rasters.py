@@ -15,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from api.auth import require_api_key
 from geo.errors import InvalidParameter, PayloadTooLarge

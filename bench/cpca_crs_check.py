@@ -49,7 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geo.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02  # noqa: E402
+from geo.gcj02 import gcj02_to_wgs84  # noqa: E402
 
 R_EARTH = 6371008.8
 X_PI = math.pi * 3000.0 / 180.0

@@ -12,6 +12,7 @@ import math
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -21,6 +22,9 @@ import shapely
 from geo.errors import InvalidParameter
 from layers.model import Layer, Provenance
 from layers.store import Store
+
+if TYPE_CHECKING:  # geo.raster imports rasterio; only the builders below need it
+    from geo.raster import RasterCatalog, RasterMeta
 
 ECOLOGY_DIR = Path(__file__).resolve().parent.parent / "data" / "ecology"
 PARAMETER_FILE = ECOLOGY_DIR / "bamboo_parameters.toml"
@@ -272,8 +276,8 @@ DEMO_RASTER_NOTE = (
 DEMO_RESOLUTION_M = 100.0  # 1 ha cells on the EPSG:4549 plane
 
 
-def build_demo_raster(store: Store, catalog: "RasterCatalog",
-                      params: BambooParameters | None = None) -> "RasterMeta":
+def build_demo_raster(store: Store, catalog: RasterCatalog,
+                      params: BambooParameters | None = None) -> RasterMeta:
     """Rasterise Anji's county polygon with its county-mean density (t CO2e/ha/yr) as a COG.
 
     Uniform by construction: the only real figures are per-unit (0.39 t/亩/yr) and county
@@ -328,7 +332,7 @@ def build_demo_raster(store: Store, catalog: "RasterCatalog",
     return meta
 
 
-def save_zonal_indicators(store: Store, prefix: str, meta: "RasterMeta",
+def save_zonal_indicators(store: Store, prefix: str, meta: RasterMeta,
                           zones: list[dict]) -> list[str]:
     """Save per-place zonal results as computed indicators (so choropleths can map them).
 

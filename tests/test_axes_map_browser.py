@@ -2,90 +2,42 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import httpx
 import pytest
-from playwright import sync_api
 
 from layers.axes import build_axes_layers
 from layers.boundaries import Region, build_all
 from layers.store import GeoPackageStore
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 UNPLACED = ("余村", "上杨村", "马家弄村", "大里村", "塘甸村")
 
 
 @pytest.fixture(scope="module")
-def axes_server(tmp_path_factory: pytest.TempPathFactory) -> str:
+def axes_server(start_server, tmp_path_factory: pytest.TempPathFactory) -> str:
     """uvicorn over a store built as `gongfu build` builds it (boundaries + demo axes)."""
     path = tmp_path_factory.mktemp("axes_map") / "atlas.gpkg"
     store = GeoPackageStore(path)
     built = build_all(Region.parse("3305"))
     for layer, frame in built + build_axes_layers(built):
         store.put(layer, frame)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "GONGFU_STORE_PATH": str(path)}, cwd=Path(__file__).parent.parent)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/conformance", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("server did not start")
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    return start_server(path)
 
 
 @pytest.fixture(scope="module")
-def page(axes_server: str):
-    problems: dict[str, list[str]] = {"blocked": [], "errors": [], "failed": []}
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-        tab = context.new_page()
-
-        def route(r) -> None:
-            if urlsplit(r.request.url).hostname == "127.0.0.1":
-                r.continue_()
-            else:
-                problems["blocked"].append(r.request.url)
-                r.abort()
-
-        tab.route("**/*", route)
-        tab.on("console", lambda m: m.type == "error" and problems["errors"].append(m.text))
-        tab.on("pageerror", lambda e: problems["errors"].append(str(e)))
-        tab.on("response", lambda r: r.status >= 400 and problems["failed"].append(r.url))
-        tab.goto(f"{axes_server}/maps/axes", wait_until="load")
-        tab.wait_for_selector("path.axes-node-county_town")
-        tab.wait_for_timeout(500)
-        yield tab, problems
-        browser.close()
+def page(offline_page, axes_server: str):
+    tab, watch = offline_page(1400, 900)
+    tab.goto(f"{axes_server}/maps/axes", wait_until="load")
+    tab.wait_for_selector("path.axes-node-county_town")
+    tab.wait_for_timeout(500)
+    return tab, watch
 
 
 def test_loads_offline_without_errors(page) -> None:
-    _, problems = page
-    assert problems["blocked"] == []
-    assert problems["failed"] == []
-    assert problems["errors"] == []
+    _, watch = page
+    assert watch.blocked == []
+    assert watch.failed == []
+    assert watch.errors == []
 
 
 def test_tiers_are_drawn_with_sizes_by_rank(page) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import geopandas as gpd
 import pytest
-import shapely
 
 from geo.errors import InvalidParameter
 from layers.boundaries import Region, cnmaps_units, counties, county_seats, townships, villages

@@ -4,42 +4,18 @@ filled counties, a legend with a no-data class, tooltips, fact-sheet popups and 
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from playwright import sync_api
 
 from layers.classification import NO_DATA_COLOUR
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 COUNTIES = {"吴兴区", "南浔区", "德清县", "长兴县", "安吉县"}
 
 
 @pytest.fixture(scope="module")
-def page(live_server: str):
-    """A Chromium page that may only talk to our server; yields (page, problems)."""
-    problems: list[str] = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-        tab = context.new_page()
-
-        def route(r) -> None:
-            if urlsplit(r.request.url).hostname == "127.0.0.1":
-                r.continue_()
-            else:
-                problems.append(f"blocked {r.request.url}")
-                r.abort()
-
-        tab.route("**/*", route)
-        tab.on("console", lambda m: m.type == "error" and problems.append(m.text))
-        tab.on("pageerror", lambda e: problems.append(str(e)))
-        tab.on("response", lambda r: r.status >= 400 and problems.append(f"{r.url} {r.status}"))
-        yield tab, problems
-        context.close()
-        browser.close()
+def page(offline_page):
+    """A Chromium page that may only talk to our server; yields (page, watch)."""
+    return offline_page(1280, 800)
 
 
 def _fills(tab) -> list[str]:
@@ -49,7 +25,7 @@ def _fills(tab) -> list[str]:
 
 def test_choropleth_fills_every_county_with_a_legend(page, live_server: str,
                                                      artifacts: Path) -> None:
-    tab, problems = page
+    tab, watch = page
     tab.goto(f"{live_server}/maps/choropleth?layer=counties&indicator=villages_per_100km2"
              "&scheme=quantiles&k=5", wait_until="load")
     tab.wait_for_selector("path.atlas-choropleth")
@@ -62,11 +38,11 @@ def test_choropleth_fills_every_county_with_a_legend(page, live_server: str,
     assert "计算指标 Derived" in legend
     assert tab.locator(".atlas-legend-class").count() == 6  # 5 classes + no data
     tab.screenshot(path=str(artifacts / "choropleth_counties.png"))
-    assert problems == []
+    assert watch.problems == []
 
 
 def test_tooltip_and_fact_sheet_popup(page, live_server: str) -> None:
-    tab, problems = page
+    tab, watch = page
     tab.goto(f"{live_server}/maps/choropleth?indicator=villages&k=3", wait_until="load")
     tab.wait_for_selector("path.atlas-choropleth")
     county = tab.locator("path.atlas-choropleth").first
@@ -90,11 +66,11 @@ def test_tooltip_and_fact_sheet_popup(page, live_server: str) -> None:
     link.click()
     tab.wait_for_selector("table.place-facts")
     assert tab.locator("td.citation").count() >= 5
-    assert problems == []
+    assert watch.problems == []
 
 
 def test_selector_switches_indicator(page, live_server: str) -> None:
-    tab, problems = page
+    tab, watch = page
     tab.goto(f"{live_server}/maps/choropleth?indicator=area_km2", wait_until="load")
     before = _fills(tab)
     tab.select_option("select[name=indicator]", "townships_zhen")
@@ -102,11 +78,11 @@ def test_selector_switches_indicator(page, live_server: str) -> None:
     tab.wait_for_selector("path.atlas-choropleth")
     assert "镇数" in tab.locator(".atlas-infobox").inner_text()
     assert _fills(tab) != before or len(before) == 5
-    assert problems == []
+    assert watch.problems == []
 
 
 def test_point_layer_gets_proportional_symbols(page, live_server: str) -> None:
-    tab, problems = page
+    tab, watch = page
     tab.goto(f"{live_server}/maps/choropleth?layer=townships&indicator=villages", wait_until="load")
     tab.wait_for_selector("path.atlas-symbol")
     radii = tab.eval_on_selector_all(
@@ -115,43 +91,17 @@ def test_point_layer_gets_proportional_symbols(page, live_server: str) -> None:
     assert len(radii) >= 30  # township seats with a village count (36 have a point)
     assert max(radii) > 2 * min(radii)  # size follows the value
     assert "圆面积与数值成正比" in tab.locator(".atlas-infobox").inner_text()
-    assert problems == []
+    assert watch.problems == []
 
 
 @pytest.fixture(scope="module")
-def tiled_server(store_path: Path):
+def tiled_server(start_server, store_path: Path) -> str:
     """The app with a map tile threshold of 3 features, so the 5 counties come from MVT."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "GONGFU_STORE_PATH": str(store_path), "GONGFU_MAP_TILES_THRESHOLD": "3"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=Path(__file__).parent.parent)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/conformance", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    return start_server(store_path, GONGFU_MAP_TILES_THRESHOLD="3")
 
 
 def test_large_layers_are_classed_from_tiles(page, tiled_server: str) -> None:
-    tab, problems = page
+    tab, watch = page
     response = tab.goto(f"{tiled_server}/maps/choropleth?indicator=villages_per_100km2",
                         wait_until="load")
     assert "吴兴区" not in response.text()  # geometry and names come from the tiles
@@ -159,4 +109,4 @@ def test_large_layers_are_classed_from_tiles(page, tiled_server: str) -> None:
         "document.querySelectorAll('path.atlas-choropleth').length >= 5", timeout=10000)
     fills = {f for f in _fills(tab) if f and f.lower() != NO_DATA_COLOUR}
     assert len(fills) == 5
-    assert problems == []
+    assert watch.problems == []

@@ -4,56 +4,33 @@ and unplaced villages show, a ledger popup gives the computed figures and source
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 from PIL import Image
-from playwright import sync_api
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
 
 @pytest.fixture(scope="module")
-def ecology_page(live_server: str):
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
-        page = context.new_page()
-        seen = {"blocked": [], "failed": [], "errors": [], "tiles": []}
-
-        def route(r) -> None:
-            if urlsplit(r.request.url).hostname == "127.0.0.1":
-                r.continue_()
-            else:
-                seen["blocked"].append(r.request.url)
-                r.abort()
-
-        page.route("**/*", route)
-        page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-        page.on("console", lambda m: m.type == "error" and seen["errors"].append(m.text))
-        page.on("response", lambda r: r.status >= 400 and seen["failed"].append(r.url))
-        page.on("response", lambda r: "/rasters/" in r.url and "/tiles/" in r.url
-                and seen["tiles"].append((r.url, r.status, r.headers.get("content-type"))))
-        page.goto(f"{live_server}/maps/ecology", wait_until="load")
-        page.wait_for_selector("img.leaflet-tile-loaded")
-        page.wait_for_timeout(500)
-        yield page, seen
-        context.close()
-        browser.close()
+def ecology_page(offline_page, live_server: str):
+    """/maps/ecology loaded offline; yields (page, watch, raster tile responses)."""
+    page, watch = offline_page(1280, 860)
+    tiles: list[tuple[str, int, str | None]] = []
+    page.on("response", lambda r: "/rasters/" in r.url and "/tiles/" in r.url
+            and tiles.append((r.url, r.status, r.headers.get("content-type"))))
+    page.goto(f"{live_server}/maps/ecology", wait_until="load")
+    page.wait_for_selector("img.leaflet-tile-loaded")
+    page.wait_for_timeout(500)
+    return page, watch, tiles
 
 
 def test_loads_offline_without_errors(ecology_page) -> None:
-    _, seen = ecology_page
-    assert seen["blocked"] == [] and seen["failed"] == [] and seen["errors"] == []
+    _, watch, _ = ecology_page
+    assert watch.problems == []
 
 
 def test_raster_tiles_come_from_our_server_and_draw(ecology_page, artifacts: Path) -> None:
-    page, seen = ecology_page
-    assert seen["tiles"], "no raster tile requested"
-    assert all(status == 200 and kind == "image/png" for _, status, kind in seen["tiles"])
+    page, _, tiles = ecology_page
+    assert tiles, "no raster tile requested"
+    assert all(status == 200 and kind == "image/png" for _, status, kind in tiles)
     loaded = page.locator(".atlas-carbon-tiles img.leaflet-tile-loaded")
     assert loaded.count() >= 1
     path = artifacts / "ecology_map.png"
@@ -68,7 +45,7 @@ def test_raster_tiles_come_from_our_server_and_draw(ecology_page, artifacts: Pat
 
 
 def test_legend_labels_the_layer_as_derived(ecology_page) -> None:
-    page, _ = ecology_page
+    page, _, _ = ecology_page
     box = page.locator(".atlas-infobox").inner_text()
     assert "not a bamboo map" in box and "并非竹林分布图" in box
     assert "t CO2e/ha/yr" in box
@@ -76,7 +53,7 @@ def test_legend_labels_the_layer_as_derived(ecology_page) -> None:
 
 
 def test_unplaced_villages_are_listed_not_drawn(ecology_page) -> None:
-    page, _ = ecology_page
+    page, _, _ = ecology_page
     text = page.locator(".atlas-unplaced").inner_text()
     assert "马家弄村" in text and "大里村" in text and "1,755 t CO2e/yr" in text
     assert "流转" in text  # the note on why 180余万 is not comparable with the model
@@ -84,7 +61,7 @@ def test_unplaced_villages_are_listed_not_drawn(ecology_page) -> None:
 
 
 def test_ledger_popup_shows_computed_figures_and_sources(ecology_page, artifacts: Path) -> None:
-    page, _ = ecology_page
+    page, _, _ = ecology_page
     page.locator("path.atlas-ledger").first.click(force=True)
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for(state="visible", timeout=3000)

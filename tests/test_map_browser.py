@@ -7,81 +7,35 @@ counted, and the default view must make none.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from playwright import sync_api
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 COUNTIES = {"吴兴区", "南浔区", "德清县", "长兴县", "安吉县"}
 
-# No skips: `make test` installs Chromium and the npm packages, so a missing one is a failure.
-
-
-@dataclass
-class Visit:
-    """What the page did while it loaded: errors, blocked and failed requests, timing."""
-
-    console_errors: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    load_ms: float = 0.0
-
-
 @pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def map_page(browser, live_server: str):
-    """The home map, loaded offline; yields (page, visit)."""
-    visit = Visit()
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    page = context.new_page()
-
-    def route(r) -> None:
-        if urlsplit(r.request.url).hostname == "127.0.0.1":
-            r.continue_()
-        else:
-            visit.blocked.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("console", lambda m: m.type == "error" and visit.console_errors.append(m.text))
-    page.on("pageerror", lambda e: visit.page_errors.append(str(e)))
-    page.on("requestfailed", lambda r: visit.failed.append(f"{r.url} {r.failure}"))
-    page.on("response", lambda r: r.status >= 400 and visit.failed.append(f"{r.url} {r.status}"))
-
+def map_page(offline_page, live_server: str):
+    """The home map, loaded offline; yields (page, watch, load_ms)."""
+    page, watch = offline_page(1280, 800)
     start = time.perf_counter()
     page.goto(f"{live_server}/", wait_until="load")
     page.wait_for_selector("path.atlas-county")
-    visit.load_ms = (time.perf_counter() - start) * 1000
+    load_ms = (time.perf_counter() - start) * 1000
     page.wait_for_timeout(300)  # let fitBounds finish its (instant) view change
-    yield page, visit
-    context.close()
+    return page, watch, load_ms
 
 
 def test_loads_offline_without_errors(map_page) -> None:
-    page, visit = map_page
-    print(f"home map loaded in {visit.load_ms:.0f} ms")
-    assert visit.blocked == [], "the default view must not touch the internet"
-    assert visit.failed == []
-    assert visit.console_errors == []
-    assert visit.page_errors == []
+    page, watch, load_ms = map_page
+    print(f"home map loaded in {load_ms:.0f} ms")
+    assert watch.blocked == [], "the default view must not touch the internet"
+    assert watch.failed == []
+    assert watch.errors == []
 
 
 def test_layers_are_drawn(map_page) -> None:
-    page, _ = map_page
+    page, _, _ = map_page
     assert page.locator("path.atlas-county").count() >= 5
     assert page.locator("path.atlas-city").count() == 1
     assert page.locator("path.atlas-county-seat").count() == 5
@@ -91,7 +45,7 @@ def test_layers_are_drawn(map_page) -> None:
 
 
 def test_view_fits_huzhou(map_page) -> None:
-    page, _ = map_page
+    page, _, _ = map_page
     zoom, west, south, east, north = page.evaluate("""() => {
         const map = Object.values(window).find(v => v instanceof L.Map);
         const b = map.getBounds();
@@ -103,7 +57,7 @@ def test_view_fits_huzhou(map_page) -> None:
 
 
 def test_layer_control_lists_layers(map_page) -> None:
-    page, _ = map_page
+    page, _, _ = map_page
     labels = [t.strip() for t in page.locator(".leaflet-control-layers label").all_inner_texts()]
     assert labels == ["无底图 No basemap", "OpenStreetMap（需联网 online）",
                       "区县 Counties and districts", "地级市 Cities (prefecture level)",
@@ -119,7 +73,7 @@ def test_attribution_credits_sources(map_page) -> None:
 
 
 def test_hover_shows_county_tooltip(map_page, artifacts: Path) -> None:
-    page, _ = map_page
+    page, _, _ = map_page
     county = page.locator("path.atlas-county").first
     box = county.bounding_box()
     # hover a point inside the polygon: use the browser's own hit test on its centre area
@@ -145,18 +99,18 @@ def test_hover_shows_county_tooltip(map_page, artifacts: Path) -> None:
 
 def test_osm_is_optional(map_page) -> None:
     """Choosing the OSM base layer asks for tiles (blocked here), then back to no basemap."""
-    page, visit = map_page
-    before = len(visit.blocked)
+    page, watch, _ = map_page
+    before = len(watch.blocked)
     page.get_by_text("OpenStreetMap（需联网 online）").click()
     page.wait_for_timeout(300)
-    assert any("tile.openstreetmap.org" in url for url in visit.blocked[before:])
+    assert any("tile.openstreetmap.org" in url for url in watch.blocked[before:])
     page.get_by_text("无底图 No basemap").click()
-    visit.blocked[before:] = []  # expected, deliberately requested
-    visit.console_errors.clear()  # aborted tiles log "net::ERR_FAILED"
+    watch.blocked[before:] = []  # expected, deliberately requested
+    watch.errors.clear()  # aborted tiles log "net::ERR_FAILED"
 
 
 def test_screenshot(map_page, artifacts: Path) -> None:
-    page, _ = map_page
+    page, _, _ = map_page
     page.mouse.move(5, 795)
     page.wait_for_timeout(200)
     path = artifacts / "home_map.png"

@@ -16,9 +16,9 @@ from pyproj import Transformer
 from rasterio.transform import from_origin
 
 from geo.errors import InvalidData, InvalidParameter, UnreadableUpload
-from geo.raster import (RasterCatalog, RasterMeta, import_raster, info, legend_stops, tile_png,
+from geo.raster import (RasterCatalog, import_raster, info, legend_stops, tile_png,
                         write_cog, zonal_stats)
-from layers.ecology import BambooParameters, build_demo_raster
+from layers.ecology import build_demo_raster
 
 WMQ = morecantile.tms.get("WebMercatorQuad")
 # A synthetic 10 × 10 grid of 100 m (1 ha) cells on EPSG:4549 inside Anji (clearly a fixture).

@@ -4,17 +4,12 @@ counties, its hostile attribute text shows as text (never runs), and only the ow
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import geopandas as gpd
 import httpx
 import pytest
 import shapely
-from playwright import sync_api
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SCRIPT = "<script>window.pwned=1</script>"
 IMG = '<img src=x onerror="window.pwned2=1">'
 
@@ -32,42 +27,15 @@ def upload(live_server: str) -> dict:
     return response.json()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-def _offline_page(browser, blocked: list[str], errors: list[str]):
-    context = browser.new_context(viewport={"width": 1100, "height": 760}, locale="zh-CN")
-    page = context.new_page()
-
-    def route(r) -> None:
-        if urlsplit(r.request.url).hostname == "127.0.0.1":
-            r.continue_()
-        else:
-            blocked.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    return context, page
-
-
-def test_overlay_map_renders_offline_and_escapes_text(browser, live_server: str, upload: dict,
-                                                      artifacts: Path) -> None:
-    blocked: list[str] = []
-    errors: list[str] = []
-    context, page = _offline_page(browser, blocked, errors)
+def test_overlay_map_renders_offline_and_escapes_text(offline_page, live_server: str,
+                                                      upload: dict, artifacts: Path) -> None:
+    page, watch = offline_page(1100, 760)
     url = f"{live_server}/maps/overlay/{upload['id']}?access_token={upload['token']}"
     response = page.goto(url, wait_until="load")
     assert response.status == 200
     page.wait_for_selector("path.atlas-upload")
     assert page.locator("path.atlas-county").count() >= 5
-    assert blocked == [] and errors == []
+    assert watch.blocked == [] and watch.errors == []
     assert page.evaluate("() => [window.pwned, window.pwned2]") == [None, None]
 
     boxes = [p.bounding_box() for p in page.locator("path.atlas-upload").all()]
@@ -84,17 +52,14 @@ def test_overlay_map_renders_offline_and_escapes_text(browser, live_server: str,
     legend = page.locator(".atlas-infobox").inner_text()
     assert "安吉县" in legend and "亩" in legend
     page.screenshot(path=str(artifacts / "upload_overlay.png"))
-    context.close()
 
 
-def test_overlay_map_is_private(browser, live_server: str, upload: dict) -> None:
+def test_overlay_map_is_private(offline_page, live_server: str, upload: dict) -> None:
     other = httpx.post(f"{live_server}/uploads",
                        files={"file": ("o.geojson", gpd.GeoDataFrame(
                            geometry=[shapely.Point(120.0, 30.8)], crs=4326).to_json().encode())},
                        timeout=30).json()
-    blocked: list[str] = []
-    errors: list[str] = []
-    context, page = _offline_page(browser, blocked, errors)
+    page, _ = offline_page(1100, 760)
     for token in (other["token"], None):
         url = f"{live_server}/maps/overlay/{upload['id']}"
         if token:
@@ -102,4 +67,3 @@ def test_overlay_map_is_private(browser, live_server: str, upload: dict) -> None
         response = page.goto(url)
         assert response.status == 404
         assert page.locator("path.atlas-upload").count() == 0
-    context.close()
