@@ -17,6 +17,15 @@ from api.settings import Settings
 from layers.store import GeoPackageStore, Store
 
 
+def open_store(settings: Settings) -> Store:
+    """The store the settings name: PostGIS when GONGFU_DATABASE_URL is set, else the GeoPackage."""
+    if settings.database_url:
+        from layers.postgis_store import PostGISStore
+
+        return PostGISStore(settings.database_url)
+    return GeoPackageStore(settings.store_path)
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     settings = settings or Settings()
     app = FastAPI(
@@ -25,7 +34,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         version="0.1.0",
     )
     app.state.settings = settings
-    app.state.store = store or GeoPackageStore(settings.store_path)
+    app.state.store = store or open_store(settings)
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
 

@@ -13,6 +13,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GONGFU_")
 
     store_path: Path = PROJECT_DIR / "data" / "build" / "atlas.gpkg"
+    # PostGIS instead of the GeoPackage when set, e.g. postgresql://user@host/gongfu
+    # (layers/postgis_store.py); uploads and rasters stay in files beside store_path.
+    database_url: str = ""
     static_dir: Path = PROJECT_DIR / "static"
     title: str = "共富图集 Gongfu Atlas"
     max_limit: int = 10000

@@ -23,6 +23,8 @@ from api.settings import Settings
 from layers.boundaries import Region, build_all
 from layers.store import GeoPackageStore
 
+import postgis_server  # tests/postgis_server.py
+
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; `make test` installs it
 # As root, headless, and quiet: without the background-networking flags Chromium keeps trying
@@ -50,6 +52,38 @@ def store(store_path: Path) -> GeoPackageStore:
 @pytest.fixture(scope="session")
 def client(store_path: Path) -> TestClient:
     return TestClient(create_app(Settings(store_path=store_path)))
+
+
+@pytest.fixture(scope="session")
+def postgis() -> Iterator[postgis_server.Cluster]:
+    """A private PostgreSQL 15 + PostGIS 3 cluster for the session (Debian packages; `make
+    test` installs them). Missing binaries skip the PostGIS runs locally but fail under CI."""
+    if not postgis_server.available():
+        message = "PostgreSQL 15 + PostGIS 3 not installed (apt-get install postgresql-15-postgis-3)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with postgis_server.cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def postgis_url(postgis: postgis_server.Cluster, store_path: Path) -> str:
+    """A PostGIS database holding the same Huzhou build as `store_path`."""
+    from layers.postgis_store import PostGISStore
+
+    url = postgis.database("atlas")
+    source, target = GeoPackageStore(store_path), PostGISStore(url)
+    for layer in source.layers():
+        target.put(layer, source.frame(layer.id))
+    target.close()
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgis_client(postgis_url: str, store_path: Path) -> TestClient:
+    """The app over the PostGIS copy of the Huzhou build."""
+    return TestClient(create_app(Settings(store_path=store_path, database_url=postgis_url)))
 
 
 def _free_port() -> int:

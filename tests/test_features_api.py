@@ -1,4 +1,5 @@
-"""OGC API – Features behaviour on the real Huzhou store, through the app."""
+"""OGC API – Features behaviour on the real Huzhou store, through the app — once over the
+GeoPackage store and once over the same build in PostGIS."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 
 from geo.gcj02 import wgs84_to_gcj02
+
+
+@pytest.fixture(scope="module", params=["geopackage", "postgis"])
+def client(request: pytest.FixtureRequest, client: TestClient) -> TestClient:
+    """The session's app over each store in turn."""
+    return client if request.param == "geopackage" else request.getfixturevalue("postgis_client")
 
 
 def test_landing_json_links_to_conformance_and_collections(client: TestClient) -> None:

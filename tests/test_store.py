@@ -1,6 +1,10 @@
-"""GeoPackageStore: atomic replacement, versions, cached reads, typed not-found errors."""
+"""Both stores (GeoPackage, PostGIS): atomic replacement, versions, cached reads, typed
+not-found errors. Each test runs once per store on a fresh, empty location."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from itertools import count
 
 import geopandas as gpd
 import pytest
@@ -8,10 +12,31 @@ import shapely
 
 from geo.errors import InvalidData, UnknownCollection, UnknownFeature
 from layers.model import Layer, Provenance
-from layers.store import GeoPackageStore
+from layers.store import GeoPackageStore, Store
 
 SYNTHETIC = Provenance(source="test fixture (synthetic)", license="CC0",
                        crs_of_origin="WGS84", illustrative=True)
+_databases = count()
+
+
+@pytest.fixture(params=["geopackage", "postgis"])
+def open_store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Callable[[], Store]]:
+    """Opens a store on one fresh location; a second call is another process's view of it."""
+    if request.param == "geopackage":
+        yield lambda: GeoPackageStore(tmp_path / "s.gpkg")
+        return
+    from layers.postgis_store import PostGISStore
+
+    url = request.getfixturevalue("postgis").database(f"store_{next(_databases)}")
+    opened: list[PostGISStore] = []
+
+    def open_postgis() -> Store:
+        opened.append(PostGISStore(url, pool_size=2, freshness_s=0))
+        return opened[-1]
+
+    yield open_postgis
+    for store in opened:
+        store.close()
 
 
 def _layer(layer_id: str = "sites") -> Layer:
@@ -26,16 +51,16 @@ def _frame(names: list[str]) -> gpd.GeoDataFrame:
     )
 
 
-def test_put_then_read_back_with_metadata(tmp_path) -> None:
-    store = GeoPackageStore(tmp_path / "s.gpkg")
+def test_put_then_read_back_with_metadata(open_store) -> None:
+    store = open_store()
     store.put(_layer(), _frame(["甲", "乙"]))
     assert store.layer("sites").provenance.illustrative is True
     assert list(store.frame("sites")["name"]) == ["甲", "乙"]
     assert store.feature("sites", "1")["name"].iloc[0] == "乙"
 
 
-def test_replacing_a_layer_changes_its_version_and_refreshes_reads(tmp_path) -> None:
-    store = GeoPackageStore(tmp_path / "s.gpkg")
+def test_replacing_a_layer_changes_its_version_and_refreshes_reads(open_store) -> None:
+    store = open_store()
     store.put(_layer(), _frame(["甲"]))
     before = store.version("sites")
     assert len(store.frame("sites")) == 1
@@ -43,14 +68,19 @@ def test_replacing_a_layer_changes_its_version_and_refreshes_reads(tmp_path) -> 
     assert store.version("sites") != before
     assert len(store.frame("sites")) == 3
     # a second store on the same file sees the new version too
-    assert len(GeoPackageStore(tmp_path / "s.gpkg").frame("sites")) == 3
+    assert len(open_store().frame("sites")) == 3
 
 
-def test_features_that_do_not_fit_the_layer_are_refused(tmp_path) -> None:
-    path = tmp_path / "s.gpkg"
-    store = GeoPackageStore(path)
+def _state(store: Store) -> tuple:
+    """What a reader sees of the layer: its version and its rows."""
+    frame = store.frame("sites")
+    return store.version("sites"), frame["name"].tolist(), frame.geometry.to_wkt().tolist()
+
+
+def test_features_that_do_not_fit_the_layer_are_refused(open_store) -> None:
+    store = open_store()
     store.put(_layer(), _frame(["甲"]))
-    before = path.read_bytes()
+    before = _state(open_store())
     lines = _frame(["乙"]).assign(geometry=[shapely.LineString([(0, 0), (1, 1)])])
     with pytest.raises(InvalidData):
         store.put(_layer(), lines)
@@ -58,29 +88,31 @@ def test_features_that_do_not_fit_the_layer_are_refused(tmp_path) -> None:
         store.put(_layer(), _frame(["a", "b"]).assign(code=["1", "1"]))
     with pytest.raises(InvalidData):
         store.put(_layer(), _frame(["a"]).to_crs(4549))
-    assert path.read_bytes() == before
+    assert _state(open_store()) == before
 
 
-def test_a_write_that_fails_midway_leaves_the_previous_file_intact(tmp_path, monkeypatch) -> None:
+def test_a_write_that_fails_midway_leaves_the_previous_layer_intact(
+        open_store, monkeypatch) -> None:
     """Fault injection after the features are written but before the metadata is."""
-    path = tmp_path / "s.gpkg"
-    store = GeoPackageStore(path)
+    store = open_store()
     store.put(_layer(), _frame(["甲"]))
-    before = path.read_bytes()
+    before = _state(open_store())
 
     def disk_full(*_: object) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr("layers.store._write_meta", disk_full)
+    monkeypatch.setattr("layers.postgis_store._write_meta", disk_full)
     with pytest.raises(OSError):
         store.put(_layer(), _frame(["乙", "丙"]))
-    assert path.read_bytes() == before
-    assert list(path.parent.iterdir()) == [path]  # no temp file left behind
-    assert list(GeoPackageStore(path).frame("sites")["name"]) == ["甲"]
+    assert _state(open_store()) == before
+    assert list(open_store().frame("sites")["name"]) == ["甲"]
+    if isinstance(store, GeoPackageStore):
+        assert list(store.path.parent.iterdir()) == [store.path]  # no temp file left behind
 
 
-def test_bbox_and_filters_and_paging(tmp_path) -> None:
-    store = GeoPackageStore(tmp_path / "s.gpkg")
+def test_bbox_and_filters_and_paging(open_store) -> None:
+    store = open_store()
     store.put(_layer(), _frame(["a", "b", "c", "d"]))
     page = store.features("sites", bbox=(120.005, 30, 120.025, 31))
     assert list(page.features["name"]) == ["b", "c"]
@@ -89,8 +121,8 @@ def test_bbox_and_filters_and_paging(tmp_path) -> None:
     assert store.features("sites", filters={"name": "c"}).number_matched == 1
 
 
-def test_unknown_layer_and_feature_raise_typed_errors(tmp_path) -> None:
-    store = GeoPackageStore(tmp_path / "s.gpkg")
+def test_unknown_layer_and_feature_raise_typed_errors(open_store) -> None:
+    store = open_store()
     with pytest.raises(UnknownCollection):
         store.frame("sites")
     store.put(_layer(), _frame(["a"]))

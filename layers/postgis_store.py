@@ -1,0 +1,271 @@
+"""PostGISStore: the `Store` verbs over a PostGIS database, for several API processes at once.
+
+Layout (created by numbered migrations in layers/migrations/, recorded in
+`gongfu.schema_migrations`):
+
+- `gongfu.layers`: one row per layer — position, the Layer as JSON, a version token, the name
+  of its features table.
+- `gongfu_features.<layer id>`: one table per layer, its attributes as typed columns plus
+  `geom geometry(Geometry, 4326)` with a GiST index and `_fid` (insertion order). One table per
+  layer rather than one shared features table: layers have different attribute schemas, and
+  plain typed tables are what other PostGIS tools (TiPg, QGIS, ogr2ogr) read directly.
+
+`put()` replaces a layer in one transaction (drop, create, COPY, index, bump the version), so
+readers in any process see the old layer or the new one, never half. Reads are single
+statements in autocommit mode: a reader that meets the swap waits for it and then reads the
+new table. Each process keeps whole layers in memory per version (like GeoPackageStore); the
+version is re-read from the database at most every `freshness_s`, so a change made through
+another process is seen within that time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+from importlib import resources
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from psycopg import Connection, sql
+from psycopg_pool import ConnectionPool
+
+from layers.model import Layer
+from layers.store import Store, check_frame
+
+FEATURES_SCHEMA = "gongfu_features"
+MIGRATIONS_LOCK = 8_330_501  # pg_advisory_xact_lock key: one migrator at a time
+_PG_TYPES = {"bool": "boolean", "int": "bigint", "float": "double precision", "text": "text"}
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(number, name, SQL) of every migration shipped in layers/migrations, in order."""
+    found = []
+    for entry in resources.files("layers.migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            number = int(entry.name.split("_", 1)[0])
+            found.append((number, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def migrate(conn: Connection) -> list[str]:
+    """Apply the migrations not yet applied (each in its own transaction); their names."""
+    applied = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATIONS_LOCK,))
+        conn.execute("CREATE SCHEMA IF NOT EXISTS gongfu")
+        conn.execute("CREATE TABLE IF NOT EXISTS gongfu.schema_migrations ("
+                     "version integer PRIMARY KEY, name text NOT NULL, "
+                     "applied_at timestamptz NOT NULL DEFAULT now())")
+        done = {row[0] for row in conn.execute("SELECT version FROM gongfu.schema_migrations")}
+        for number, name, text in migrations():
+            if number in done:
+                continue
+            conn.execute(text)
+            conn.execute("INSERT INTO gongfu.schema_migrations (version, name) VALUES (%s, %s)",
+                         (number, name))
+            applied.append(name)
+    return applied
+
+
+def _kind(series: pd.Series) -> str:
+    """The column kind to store a pandas column as: bool, int, float or text."""
+    if pd.api.types.is_bool_dtype(series):
+        return "bool"
+    if pd.api.types.is_integer_dtype(series):
+        return "int"
+    if pd.api.types.is_float_dtype(series):
+        return "float"
+    if series.dtype == object:
+        values = series.dropna()
+        if len(values) and all(isinstance(v, (bool, np.bool_)) for v in values):
+            return "bool"
+        if len(values) and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                               for v in values):
+            return "int"
+    return "text"
+
+
+def _copy_text(value: object, kind: str) -> str:
+    """One value in COPY text format (\\N is NULL)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "\\N"
+    if kind == "bool":
+        return "t" if value else "f"
+    if kind == "float":
+        return repr(float(value))
+    text = str(value)
+    return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
+
+
+def _write_meta(conn: Connection, layer: Layer, version: str) -> None:
+    """Insert or update the layer's row (new layers go last), with its new version."""
+    conn.execute(
+        "INSERT INTO gongfu.layers (id, position, meta, version, table_name) "
+        "VALUES (%(id)s, (SELECT COALESCE(MAX(position), 0) + 1 FROM gongfu.layers), "
+        "%(meta)s, %(version)s, %(id)s) "
+        "ON CONFLICT (id) DO UPDATE SET meta = EXCLUDED.meta, "
+        "version = EXCLUDED.version, updated_at = now()",
+        {"id": layer.id, "meta": layer.to_json(), "version": version})
+
+
+class PostGISStore(Store):
+    """Layers in PostGIS tables, read into memory once per layer version per process."""
+
+    def __init__(self, url: str, pool_size: int = 8, freshness_s: float = 0.05,
+                 migrate_schema: bool = True) -> None:
+        self.url = url
+        self.freshness_s = freshness_s
+        self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True,
+                                   kwargs={"autocommit": True}, name="gongfu")
+        if migrate_schema:
+            with self.pool.connection() as conn:
+                migrate(conn)
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
+        self._meta_cache: tuple[float, dict[str, tuple[Layer, str, str]]] | None = None
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # --- writes -------------------------------------------------------------------------
+
+    def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
+        check_frame(layer, frame)
+        data = frame.reset_index(drop=True)
+        geometric = layer.geometry_type != "None"
+        columns = [c for c in data.columns if c != data.geometry.name] if isinstance(
+            data, gpd.GeoDataFrame) else [c for c in data.columns if c != "geometry"]
+        kinds = [_kind(data[c]) for c in columns]
+        table = sql.Identifier(FEATURES_SCHEMA, layer.id)
+        defs = [sql.SQL("_fid bigint PRIMARY KEY")]
+        defs += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_PG_TYPES[k]))
+                 for c, k in zip(columns, kinds)]
+        names = [sql.Identifier("_fid")] + [sql.Identifier(c) for c in columns]
+        if geometric:
+            defs.append(sql.SQL("geom geometry(Geometry, 4326)"))
+            names.append(sql.Identifier("geom"))
+            wkb = shapely.to_wkb(shapely.set_srid(data.geometry.values, 4326), hex=True,
+                                 include_srid=True)
+        buffer = io.StringIO()
+        values = [data[c].tolist() for c in columns]
+        for row in range(len(data)):
+            cells = [str(row)] + [_copy_text(values[i][row], kinds[i])
+                                  for i in range(len(columns))]
+            if geometric:
+                cells.append(wkb[row] if wkb[row] is not None else "\\N")
+            buffer.write("\t".join(cells) + "\n")
+        version = os.urandom(8).hex()
+        # One transaction: the table swap and the version bump commit together or not at all.
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("LOCK TABLE gongfu.layers IN SHARE ROW EXCLUSIVE MODE")  # one writer
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+            conn.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(defs)))
+            with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    table, sql.SQL(", ").join(names))) as copy:
+                copy.write(buffer.getvalue())
+            if geometric:
+                conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(table))
+            conn.execute(sql.SQL("ANALYZE {}").format(table))
+            _write_meta(conn, layer, version)
+        self._meta_cache = None
+
+    # --- reads --------------------------------------------------------------------------
+
+    def layers(self) -> list[Layer]:
+        return [layer for layer, _, _ in self._meta().values()]
+
+    def version(self, layer_id: str) -> str:
+        meta = self._meta()
+        if layer_id not in meta:
+            self.layer(layer_id)  # raises UnknownCollection with the bilingual message
+        return meta[layer_id][1]
+
+    def frame(self, layer_id: str) -> gpd.GeoDataFrame:
+        layer = self.layer(layer_id)
+        version = self.version(layer_id)  # read before the rows: a later change re-reads
+        cached = self._cache.get(layer_id)
+        if cached and cached[0] == version:
+            return cached[1]
+        frame = self._read(layer, self._meta()[layer_id][2])
+        self._cache[layer_id] = (version, frame)
+        return frame
+
+    def _meta(self) -> dict[str, tuple[Layer, str, str]]:
+        cached = self._meta_cache
+        now = time.monotonic()
+        if cached and now - cached[0] <= self.freshness_s:
+            return cached[1]
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT meta::text, version, table_name FROM gongfu.layers "
+                                "ORDER BY position").fetchall()
+        meta = {}
+        for text, version, table_name in rows:
+            layer = Layer.from_json(text)
+            meta[layer.id] = (layer, version, table_name)
+        self._meta_cache = (now, meta)
+        return meta
+
+    def _read(self, layer: Layer, table_name: str) -> gpd.GeoDataFrame:
+        geometric = layer.geometry_type != "None"
+        with self.pool.connection() as conn:
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(
+                    sql.Identifier(FEATURES_SCHEMA, table_name)))
+                types = {d.name: d.type_code for d in cur.description}
+            columns = [c for c in types if c not in ("_fid", "geom")]
+            select = [sql.Identifier(c) for c in columns]
+            if geometric:
+                select.append(sql.SQL("ST_AsBinary(geom)"))
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("SELECT {} FROM {} ORDER BY _fid").format(
+                    sql.SQL(", ").join(select), sql.Identifier(FEATURES_SCHEMA, table_name)))
+                rows = cur.fetchall()
+        oids = {"bool": 16, "int": 20, "float": 701}
+        data = {}
+        for i, name in enumerate(columns):
+            values = [row[i] for row in rows]
+            oid = types[name]
+            if oid == oids["float"]:
+                data[name] = pd.Series(values, dtype="float64")
+            elif oid == oids["bool"] and None not in values:
+                data[name] = pd.Series(values, dtype="bool")
+            elif oid == oids["int"] and None not in values:
+                data[name] = pd.Series(values, dtype="int64")
+            elif oid in (oids["bool"], oids["int"]) or (values and all(v is None for v in values)):
+                data[name] = pd.Series(values, dtype="object")
+            else:
+                data[name] = pd.Series(values, dtype="str")
+        if geometric:
+            geometry = shapely.from_wkb([row[-1] for row in rows]) if rows else []
+        else:
+            geometry = [None] * len(rows)
+        frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geometry, crs=4326), crs=4326)
+        frame[layer.id_field] = frame[layer.id_field].astype(str)
+        frame = frame.set_index(layer.id_field, drop=False)
+        frame.index.name = None
+        return frame
+
+    # --- SQL-side tiles (bench: compare with the in-memory tiles of layers/tilesets.py) --
+
+    def mvt(self, layer_id: str, z: int, x: int, y: int, buffer: int = 64) -> bytes:
+        """Tile z/x/y of one layer by ST_AsMVT/ST_AsMVTGeom in the database (all attributes)."""
+        layer = self.layer(layer_id)
+        table = sql.Identifier(FEATURES_SCHEMA, self._meta()[layer_id][2])
+        query = sql.SQL(
+            "WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS box, "
+            "ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s) AS padded), "
+            "rows AS (SELECT t.*, ST_AsMVTGeom(ST_Transform(t.geom, 3857), bounds.box, "
+            "4096, %(buffer)s, true) AS mvtgeom FROM {} t, bounds "
+            "WHERE t.geom && ST_Transform(bounds.padded, 4326)) "
+            "SELECT ST_AsMVT(rows.*, %(name)s, 4096, 'mvtgeom') FROM rows "
+            "WHERE mvtgeom IS NOT NULL").format(table)
+        with self.pool.connection() as conn:
+            row = conn.execute(query, {"z": z, "x": x, "y": y, "buffer": buffer,
+                                       "margin": buffer / 4096, "name": layer.id}).fetchone()
+        return bytes(row[0]) if row and row[0] else b""
