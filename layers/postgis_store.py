@@ -25,6 +25,7 @@ import json
 import os
 import threading
 import time
+from dataclasses import dataclass
 from importlib import resources
 
 import geopandas as gpd
@@ -35,10 +36,11 @@ from psycopg import Connection, sql
 from psycopg_pool import ConnectionPool
 
 from layers.model import Layer
-from layers.store import Store, check_frame
+from layers.store import Bbox, Store, check_frame
 
 FEATURES_SCHEMA = "gongfu_features"
 MIGRATIONS_LOCK = 8_330_501  # pg_advisory_xact_lock key: one migrator at a time
+_TEXT_OID = 25
 _PG_TYPES = {"bool": "boolean", "int": "bigint", "float": "double precision", "text": "text"}
 
 
@@ -101,6 +103,15 @@ def _copy_text(value: object, kind: str) -> str:
     text = str(value)
     return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
             .replace("\r", "\\r"))
+
+
+@dataclass(frozen=True)
+class GeoJSONPage:
+    """A page of features already encoded: `features` is the text of a GeoJSON array."""
+
+    features: str
+    number_matched: int
+    number_returned: int
 
 
 def _write_meta(conn: Connection, layer: Layer, version: str) -> None:
@@ -251,21 +262,71 @@ class PostGISStore(Store):
         frame.index.name = None
         return frame
 
+    # --- SQL-side GeoJSON (the items endpoint's fast path for WGS84 output) -------------
+
+    def features_geojson(self, layer_id: str, bbox: Bbox | None, filters: dict[str, str],
+                         limit: int, offset: int, properties: list[str],
+                         precision: int = 7) -> GeoJSONPage | None:
+        """A page of features as GeoJSON text, selected, paged and encoded by PostGIS
+        (ST_AsGeoJSON): for a page of Zhejiang's counties ~3× faster than encoding in Python.
+
+        Same selection as `features()`: bbox by exact intersection, filters by text equality
+        (NULL as ""), insertion order. None when the query cannot be pushed down (a filter on
+        a non-text column, or too many properties for one json_build_object).
+        """
+        layer = self.layer(layer_id)
+        table = sql.Identifier(FEATURES_SCHEMA, self._meta()[layer_id][2])
+        with self.pool.connection() as conn:
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(table))
+                types = {d.name: d.type_code for d in cur.description}
+            if len(properties) > 45 or any(p not in types for p in properties) or any(
+                    types.get(name) != _TEXT_OID for name in filters):
+                return None
+            where, params = [sql.SQL("true")], []
+            if bbox is not None:
+                where.append(sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326) AND "
+                                     "ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))"))
+                params += [*bbox, *bbox]
+            for name, wanted in filters.items():
+                where.append(sql.SQL("COALESCE({}, '') = %s").format(sql.Identifier(name)))
+                params.append(wanted)
+            pairs = [sql.SQL("{}, {}").format(sql.Literal(p), sql.Identifier("page", p))
+                     for p in properties]
+            geometry = (sql.SQL("ST_AsGeoJSON(page.geom, {})::json").format(
+                sql.Literal(precision)) if "geom" in types else sql.SQL("NULL::json"))
+            query = sql.SQL(
+                "WITH hits AS (SELECT * FROM {table} WHERE {where}), "
+                "page AS (SELECT * FROM hits ORDER BY _fid LIMIT %s OFFSET %s) "
+                "SELECT (SELECT count(*) FROM hits), (SELECT count(*) FROM page), "
+                "(SELECT COALESCE(json_agg(json_build_object('type', 'Feature', "
+                "'id', page.{id}::text, 'geometry', {geometry}, "
+                "'properties', json_build_object({pairs})) ORDER BY page._fid), '[]'::json)::text "
+                "FROM page)").format(table=table, where=sql.SQL(" AND ").join(where),
+                                     id=sql.Identifier(layer.id_field), geometry=geometry,
+                                     pairs=sql.SQL(", ").join(pairs))
+            matched, returned, text = conn.execute(query, [*params, limit, offset]).fetchone()
+        return GeoJSONPage(text, int(matched), int(returned))
+
     # --- SQL-side tiles (bench: compare with the in-memory tiles of layers/tilesets.py) --
 
     def mvt(self, layer_id: str, z: int, x: int, y: int, buffer: int = 64) -> bytes:
-        """Tile z/x/y of one layer by ST_AsMVT/ST_AsMVTGeom in the database (all attributes)."""
+        """Tile z/x/y of one layer by ST_AsMVT/ST_AsMVTGeom in the database (all attributes,
+        extent 4096, `buffer` tile units; no simplification beyond ST_AsMVTGeom's snapping)."""
         layer = self.layer(layer_id)
         table = sql.Identifier(FEATURES_SCHEMA, self._meta()[layer_id][2])
-        query = sql.SQL(
-            "WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS box, "
-            "ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s) AS padded), "
-            "rows AS (SELECT t.*, ST_AsMVTGeom(ST_Transform(t.geom, 3857), bounds.box, "
-            "4096, %(buffer)s, true) AS mvtgeom FROM {} t, bounds "
-            "WHERE t.geom && ST_Transform(bounds.padded, 4326)) "
-            "SELECT ST_AsMVT(rows.*, %(name)s, 4096, 'mvtgeom') FROM rows "
-            "WHERE mvtgeom IS NOT NULL").format(table)
         with self.pool.connection() as conn:
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(table))
+                columns = [d.name for d in cur.description if d.name not in ("_fid", "geom")]
+            query = sql.SQL(
+                "SELECT ST_AsMVT(q, %(name)s, 4096, 'mvtgeom') FROM ("
+                "SELECT {columns}, ST_AsMVTGeom(ST_Transform(t.geom, 3857), "
+                "ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4096, %(buffer)s, true) AS mvtgeom "
+                "FROM {table} t WHERE t.geom && ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, "
+                "margin => %(margin)s), 4326)) q WHERE q.mvtgeom IS NOT NULL").format(
+                columns=sql.SQL(", ").join(sql.Identifier("t", c) for c in columns),
+                table=table)
             row = conn.execute(query, {"z": z, "x": x, "y": y, "buffer": buffer,
                                        "margin": buffer / 4096, "name": layer.id}).fetchone()
         return bytes(row[0]) if row and row[0] else b""
