@@ -168,13 +168,20 @@ def export_pmtiles(
     out: Path = typer.Option(..., "--out", "-o", help="The .pmtiles file to write"),
     zooms: str = typer.Option("0-12", help="Zoom range, e.g. 0-12"),
     store: Path = typer.Option(None, help="GeoPackage to read (default: GONGFU_STORE_PATH)"),
+    database: str = typer.Option(None, "--database",
+                                 help="PostGIS URL to read instead (default: GONGFU_DATABASE_URL)"),
 ) -> None:
     """Write a PMTiles v3 archive of the layers' vector tiles (serve it from GONGFU_PMTILES_DIR)."""
+    from api.app import open_store
     from layers.pmtiles_archive import export, tile_list
-    from layers.store import GeoPackageStore
     from layers.tilesets import VectorTiles, parse_layer_ids
 
-    tiles = VectorTiles(GeoPackageStore(store or Settings().store_path), cache_bytes=0)
+    settings = Settings()
+    if store:
+        settings = Settings(store_path=store, database_url="")
+    if database:
+        settings = Settings(database_url=database)
+    tiles = VectorTiles(open_store(settings), cache_bytes=0)
     try:
         layer_ids, levels = parse_layer_ids(layers), _zooms(zooms)
         total = len(tile_list(tiles, layer_ids, levels))

@@ -70,3 +70,15 @@ def test_db_commands_without_a_database_say_so(monkeypatch) -> None:
     monkeypatch.delenv("GONGFU_DATABASE_URL", raising=False)
     result = runner.invoke(app, ["db", "migrate"])
     assert result.exit_code == 2 and "GONGFU_DATABASE_URL" in result.output
+
+
+def test_export_pmtiles_reads_from_postgis(postgis_url: str, tmp_path: Path) -> None:
+    from pmtiles.reader import MmapSource, Reader
+
+    out = tmp_path / "hz.pmtiles"
+    result = runner.invoke(app, ["export", "pmtiles", "counties", "--zooms", "5-8",
+                                 "--database", postgis_url, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    with out.open("rb") as f:
+        header = Reader(MmapSource(f)).header()
+    assert header["max_zoom"] == 8 and header["addressed_tiles_count"] >= 4
