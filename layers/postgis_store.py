@@ -55,7 +55,16 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 def migrate(conn: Connection) -> list[str]:
-    """Apply the migrations not yet applied (each in its own transaction); their names."""
+    """Apply the migrations not yet applied (all in one transaction); their names.
+
+    An up-to-date schema is recognised without DDL, so API processes whose database role may
+    not create objects can still start.
+    """
+    shipped = migrations()
+    if conn.execute("SELECT to_regclass('gongfu.schema_migrations')").fetchone()[0]:
+        done = {row[0] for row in conn.execute("SELECT version FROM gongfu.schema_migrations")}
+        if {number for number, _, _ in shipped} <= done:
+            return []
     applied = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATIONS_LOCK,))
@@ -64,7 +73,7 @@ def migrate(conn: Connection) -> list[str]:
                      "version integer PRIMARY KEY, name text NOT NULL, "
                      "applied_at timestamptz NOT NULL DEFAULT now())")
         done = {row[0] for row in conn.execute("SELECT version FROM gongfu.schema_migrations")}
-        for number, name, text in migrations():
+        for number, name, text in shipped:
             if number in done:
                 continue
             conn.execute(text)
@@ -140,6 +149,7 @@ class PostGISStore(Store):
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
         self._meta_cache: tuple[float, dict[str, tuple[Layer, str, str]]] | None = None
+        self._columns: dict[tuple[str, str], dict[str, int]] = {}  # (layer, version) -> types
 
     def close(self) -> None:
         self.pool.close()
@@ -275,11 +285,17 @@ class PostGISStore(Store):
         a non-text column, or too many properties for one json_build_object).
         """
         layer = self.layer(layer_id)
-        table = sql.Identifier(FEATURES_SCHEMA, self._meta()[layer_id][2])
+        _, version, table_name = self._meta()[layer_id]
+        table = sql.Identifier(FEATURES_SCHEMA, table_name)
         with self.pool.connection() as conn:
-            with conn.cursor() as cur:
-                cur.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(table))
-                types = {d.name: d.type_code for d in cur.description}
+            types = self._columns.get((layer_id, version))
+            if types is None:  # the table's columns, once per layer version
+                with conn.cursor() as cur:
+                    cur.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(table))
+                    types = {d.name: d.type_code for d in cur.description}
+                if len(self._columns) > 1000:
+                    self._columns.clear()
+                self._columns[(layer_id, version)] = types
             if len(properties) > 45 or any(p not in types for p in properties) or any(
                     types.get(name) != _TEXT_OID for name in filters):
                 return None

@@ -68,16 +68,25 @@ def postgis() -> Iterator[postgis_server.Cluster]:
 
 
 @pytest.fixture(scope="session")
-def postgis_url(postgis: postgis_server.Cluster, store_path: Path) -> str:
-    """A PostGIS database holding the same Huzhou build as `store_path`."""
+def postgis_copy(postgis: postgis_server.Cluster, store_path: Path):
+    """`postgis_copy(name)`: a new PostGIS database holding the session's Huzhou build; its URL."""
     from layers.postgis_store import PostGISStore
 
-    url = postgis.database("atlas")
-    source, target = GeoPackageStore(store_path), PostGISStore(url)
-    for layer in source.layers():
-        target.put(layer, source.frame(layer.id))
-    target.close()
-    return url
+    def copy(name: str) -> str:
+        url = postgis.database(name)
+        source, target = GeoPackageStore(store_path), PostGISStore(url, pool_size=1)
+        for layer in source.layers():
+            target.put(layer, source.frame(layer.id))
+        target.close()
+        return url
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def postgis_url(postgis_copy) -> str:
+    """A PostGIS database holding the same Huzhou build as `store_path` (read-only use)."""
+    return postgis_copy("atlas")
 
 
 @pytest.fixture(scope="session")

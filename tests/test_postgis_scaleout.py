@@ -4,26 +4,19 @@ writer) is seen by the other — items, indicators, and tiles with a new ETag.""
 from __future__ import annotations
 
 import time
-from pathlib import Path
-
 import httpx
 import mapbox_vector_tile
 import pytest
 
 from layers.postgis_store import PostGISStore
-from layers.store import GeoPackageStore
 
 TILE = "/tiles/counties/8/213/105.mvt"  # holds Huzhou's counties
 
 
 @pytest.fixture(scope="module")
-def shared(postgis, store_path: Path, start_server, tmp_path_factory) -> tuple[str, str, str]:
+def shared(postgis_copy, start_server, tmp_path_factory) -> tuple[str, str, str]:
     """A fresh PostGIS copy of the Huzhou build and two servers (own ports, own processes)."""
-    url = postgis.database("two_servers")
-    source, target = GeoPackageStore(store_path), PostGISStore(url)
-    for layer in source.layers():
-        target.put(layer, source.frame(layer.id))
-    target.close()
+    url = postgis_copy("two_servers")
     files = tmp_path_factory.mktemp("scaleout") / "atlas.gpkg"  # uploads/rasters folder only
     env = {"GONGFU_DATABASE_URL": url, "GONGFU_API_KEYS": "bureau-key"}
     return url, start_server(files, **env), start_server(files, **env)

@@ -128,3 +128,32 @@ def test_unknown_layer_and_feature_raise_typed_errors(open_store) -> None:
     store.put(_layer(), _frame(["a"]))
     with pytest.raises(UnknownFeature):
         store.feature("sites", "99")
+
+
+def test_readers_in_another_process_view_never_see_half_a_replacement(open_store) -> None:
+    """While one store replaces the layer again and again (2 rows, then 300), another store
+    reading all the while sees 2 or 300 rows, each set whole."""
+    import threading
+
+    writer, reader = open_store(), open_store()
+    small, large = _frame(["a", "b"]), _frame([f"n{i}" for i in range(300)])
+    writer.put(_layer(), small)
+    seen: list[tuple[int, bool]] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            frame = reader.frame("sites")
+            expected = small if len(frame) == 2 else large
+            seen.append((len(frame), frame["name"].tolist() == expected["name"].tolist()))
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        for i in range(12):
+            writer.put(_layer(), large if i % 2 == 0 else small)
+    finally:
+        done.set()
+        thread.join()
+    assert {n for n, _ in seen} == {2, 300}  # both versions were read, nothing else
+    assert all(whole for _, whole in seen)

@@ -1,5 +1,6 @@
 """Vector tiles: decoded with mapbox-vector-tile and checked against the stored geometry,
-shared borders after coverage simplification, errors, ETag/304, invalidation on layer change."""
+shared borders after coverage simplification, errors, ETag/304, invalidation on layer change —
+over the GeoPackage store and over the same build in PostGIS."""
 
 from __future__ import annotations
 
@@ -23,6 +24,12 @@ from layers.tilesets import FRESHNESS_S
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 HUZHOU = (120.1, 30.8)  # a point in 吴兴区
+
+
+@pytest.fixture(scope="module", params=["geopackage", "postgis"])
+def client(request: pytest.FixtureRequest, client: TestClient) -> TestClient:
+    """The session's app over each store in turn (the same Huzhou build)."""
+    return client if request.param == "geopackage" else request.getfixturevalue("postgis_client")
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
@@ -189,10 +196,14 @@ def test_tilejson_and_style(client: TestClient) -> None:
     assert client.get("/tiles/villages/tilejson.json").status_code == 400
 
 
-@pytest.fixture()
-def own_client(store_path: Path, tmp_path: Path) -> TestClient:
-    """An app over a private copy of the store, free to be changed."""
+@pytest.fixture(params=["geopackage", "postgis"])
+def own_client(request: pytest.FixtureRequest, store_path: Path, tmp_path: Path) -> TestClient:
+    """An app over a private copy of the store (GeoPackage or PostGIS), free to be changed."""
     path = tmp_path / "atlas.gpkg"
+    if request.param == "postgis":
+        url = request.getfixturevalue("postgis_copy")(f"tiles_{tmp_path.name}"[:60])
+        return TestClient(create_app(Settings(store_path=path, database_url=url,
+                                              pmtiles_dir=tmp_path / "pmtiles")))
     shutil.copyfile(store_path, path)
     return TestClient(create_app(Settings(store_path=path, pmtiles_dir=tmp_path / "pmtiles")))
 
