@@ -86,3 +86,28 @@ def test_an_indicator_saved_through_one_server_is_served_by_the_other(shared) ->
     values = _eventually(values_on_two)
     assert {code: values.get(code) for code in ("330503", "330521", "330522")} == {
         "330503": 222, "330521": 333, "330522": 444}
+
+
+def test_workers_of_one_server_all_see_a_replacement(postgis_copy, start_server,
+                                                     tmp_path_factory) -> None:
+    """`uvicorn --workers 2`: each worker keeps its own layer and tile caches; after a change
+    every answer, whichever worker gives it, is the new layer."""
+    url = postgis_copy("two_workers")
+    files = tmp_path_factory.mktemp("workers") / "atlas.gpkg"
+    base = start_server(files, GONGFU_DATABASE_URL=url, UVICORN_WORKERS="2")
+    for _ in range(10):  # warm both workers' caches with the old tile
+        assert httpx.get(base + TILE).status_code == 200
+
+    writer = PostGISStore(url, pool_size=1)
+    frame = writer.frame("counties")
+    writer.put(writer.layer("counties"), frame.drop(index="330502"))
+    writer.close()
+
+    time.sleep(1.0)  # version re-read (50 ms) and pyramid rebuild, in each worker
+    counts = set()
+    for _ in range(20):  # fresh connections, so the kernel spreads them over the workers
+        tile = httpx.get(base + TILE)
+        counts.add(len(mapbox_vector_tile.decode(tile.content)["counties"]["features"]))
+        items = httpx.get(f"{base}/collections/counties/items").json()
+        counts.add(items["numberMatched"])
+    assert counts == {4}
