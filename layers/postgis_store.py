@@ -35,6 +35,7 @@ import shapely
 from psycopg import Connection, sql
 from psycopg_pool import ConnectionPool
 
+from geo.errors import InvalidData
 from layers.model import Layer
 from layers.store import Bbox, Store, check_frame
 
@@ -123,6 +124,19 @@ class GeoJSONPage:
     number_returned: int
 
 
+def _check_names(layer_id: str, columns: list) -> None:
+    """Refuse names PostgreSQL would silently truncate (63 bytes) or that we use ourselves."""
+    for name in [layer_id, *columns]:
+        if not isinstance(name, str) or len(name.encode()) > 63:
+            raise InvalidData(f"名称“{name}”超过 PostGIS 的 63 字节上限。",
+                              f"Name '{name}' is longer than PostGIS's 63-byte limit.")
+    reserved = sorted({"_fid", "geom"} & set(columns))
+    if reserved:
+        raise InvalidData(f"字段名 {', '.join(reserved)} 为存储保留，请改名。",
+                          f"Field name(s) {', '.join(reserved)} are reserved by the store; "
+                          "rename them.")
+
+
 def _write_meta(conn: Connection, layer: Layer, version: str) -> None:
     """Insert or update the layer's row (new layers go last), with its new version."""
     conn.execute(
@@ -162,6 +176,7 @@ class PostGISStore(Store):
         geometric = layer.geometry_type != "None"
         columns = [c for c in data.columns if c != data.geometry.name] if isinstance(
             data, gpd.GeoDataFrame) else [c for c in data.columns if c != "geometry"]
+        _check_names(layer.id, columns)
         kinds = [_kind(data[c]) for c in columns]
         table = sql.Identifier(FEATURES_SCHEMA, layer.id)
         defs = [sql.SQL("_fid bigint PRIMARY KEY")]

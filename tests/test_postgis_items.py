@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
 import mapbox_vector_tile
 import pytest
 import shapely
@@ -38,6 +39,14 @@ def test_sql_encoded_items_match_the_python_encoding(client: TestClient,
             assert shapely.geometry.shape(ga).equals_exact(shapely.geometry.shape(gb), 1e-7)
 
 
+def test_registry_without_geometry_pages_alike(client, postgis_client) -> None:
+    params = {"township_code": "330502101", "limit": 5, "offset": 2}
+    a = client.get("/collections/villages/items", params=params).json()
+    b = postgis_client.get("/collections/villages/items", params=params).json()
+    assert a["numberMatched"] == b["numberMatched"] == 51
+    assert a["features"] == b["features"] and all(f["geometry"] is None for f in b["features"])
+
+
 def test_counties_page_is_sql_encoded_with_full_geometry(client, postgis_client) -> None:
     a = client.get("/collections/counties/items").json()
     b = postgis_client.get("/collections/counties/items").json()
@@ -59,3 +68,24 @@ def test_st_asmvt_tile_holds_the_same_counties(postgis_url: str, store_path: Pat
     names = {f["properties"]["name"] for f in sql_tile["counties"]["features"]}
     assert names == {f["properties"]["name"] for f in python_tile["counties"]["features"]}
     assert "安吉县" in names
+
+
+def test_names_postgis_would_truncate_or_that_the_store_uses_are_refused(postgis) -> None:
+    from geo.errors import InvalidData
+    from layers.model import Layer, Provenance
+
+    store = PostGISStore(postgis.database("names"), pool_size=1)
+    layer = Layer(id="sites", title_zh="点", title_en="Sites", geometry_type="Point",
+                  id_field="code", provenance=Provenance("test (synthetic)", "CC0", "WGS84",
+                                                         illustrative=True))
+    frame = gpd.GeoDataFrame({"code": ["1"]}, geometry=[shapely.Point(120, 30)], crs=4326)
+    try:
+        with pytest.raises(InvalidData, match="63-byte"):
+            store.put(layer, frame.assign(**{"长" * 22: ["x"]}))  # 66 bytes in UTF-8
+        with pytest.raises(InvalidData, match="reserved"):
+            store.put(layer, frame.assign(geom=["x"]))
+        assert store.layers() == []
+        store.put(layer, frame.assign(**{"长" * 21: ["x"]}))  # 63 bytes: fine
+        assert store.frame("sites")["长" * 21].tolist() == ["x"]
+    finally:
+        store.close()
