@@ -117,12 +117,14 @@ def indicators_seed(
 def serve(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
+    workers: int = typer.Option(1, min=1, help="Worker processes (use with "
+                                "GONGFU_DATABASE_URL: each keeps its own caches)"),
 ) -> None:
     """Serve the atlas (map at /, OGC API Features at /collections)."""
     import uvicorn
 
     # api.tiles.serving_app is create_app() with cached tiles answered in front of FastAPI.
-    uvicorn.run("api.tiles:serving_app", factory=True, host=host, port=port)
+    uvicorn.run("api.tiles:serving_app", factory=True, host=host, port=port, workers=workers)
 
 
 def _zooms(text: str) -> list[int]:
