@@ -14,7 +14,8 @@ class Settings(BaseSettings):
 
     store_path: Path = PROJECT_DIR / "data" / "build" / "atlas.gpkg"
     # PostGIS instead of the GeoPackage when set, e.g. postgresql://user@host/gongfu
-    # (layers/postgis_store.py); uploads and rasters stay in files beside store_path.
+    # (layers/postgis_store.py; uploads too, layers/postgis_uploads.py); rasters stay in
+    # files beside store_path.
     database_url: str = ""
     static_dir: Path = PROJECT_DIR / "static"
     title: str = "共富图集 Gongfu Atlas"

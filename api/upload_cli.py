@@ -47,8 +47,11 @@ def import_file(
     """Import your own file as a private upload and print its report (中文 + English)."""
     from layers.uploads import build_report, huzhou_outline
 
-    public = GeoPackageStore(store or Settings().store_path)
-    uploads = Uploads(UploadSettings(), public.path)
+    from api.app import open_store
+
+    settings = Settings(store_path=store, database_url="") if store else Settings()
+    public = open_store(settings)  # PostGIS when GONGFU_DATABASE_URL is set: uploads shared
+    uploads = Uploads(UploadSettings(), settings.store_path, public)
     owner = uploads.tokens.owner(api_key) if api_key else None
     if api_key and owner is None:
         typer.echo("API key not in GONGFU_API_KEYS / 密钥无效", err=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from typing import Any
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -59,12 +60,19 @@ class UploadSettings(BaseSettings):
 class Uploads:
     """What the routes need: the upload store, token rules and limits."""
 
-    def __init__(self, settings: UploadSettings, store_path: Path) -> None:
+    def __init__(self, settings: UploadSettings, store_path: Path, public: Any = None) -> None:
         self.settings = settings
         folder = settings.uploads_dir or Path(store_path).parent / "uploads"
-        self.store = UploadStore(folder)
         keys = {k.strip() for k in settings.api_keys.split(",")}
-        self.tokens = Tokens(Tokens.load_secret(folder), keys)
+        pool = getattr(public, "pool", None)  # a PostGISStore: uploads shared through it
+        if pool is not None:
+            from layers.postgis_uploads import PostGISUploadStore, shared_secret
+
+            self.store = PostGISUploadStore(folder, pool)
+            self.tokens = Tokens(shared_secret(pool), keys)
+        else:
+            self.store = UploadStore(folder)
+            self.tokens = Tokens(Tokens.load_secret(folder), keys)
         self.limits = settings.limits()
 
 
@@ -73,7 +81,7 @@ def uploads_of(request: Request) -> Uploads:
     if getattr(state, "uploads", None) is None:
         store = state.store
         path = getattr(store, "path", None) or state.settings.store_path
-        state.uploads = Uploads(UploadSettings(), Path(path))
+        state.uploads = Uploads(UploadSettings(), Path(path), store)
     return state.uploads
 
 

@@ -3,10 +3,13 @@ writer) is seen by the other — items, indicators, and tiles with a new ETag.""
 
 from __future__ import annotations
 
+import json
 import time
 import httpx
 import mapbox_vector_tile
 import pytest
+import shapely
+import shapely.geometry
 
 from layers.postgis_store import PostGISStore
 
@@ -17,9 +20,11 @@ TILE = "/tiles/counties/8/213/105.mvt"  # holds Huzhou's counties
 def shared(postgis_copy, start_server, tmp_path_factory) -> tuple[str, str, str]:
     """A fresh PostGIS copy of the Huzhou build and two servers (own ports, own processes)."""
     url = postgis_copy("two_servers")
-    files = tmp_path_factory.mktemp("scaleout") / "atlas.gpkg"  # uploads/rasters folder only
-    env = {"GONGFU_DATABASE_URL": url, "GONGFU_API_KEYS": "bureau-key"}
-    return url, start_server(files, **env), start_server(files, **env)
+    folder = tmp_path_factory.mktemp("scaleout")
+    files = folder / "atlas.gpkg"  # rasters beside it; each server its own uploads folder,
+    env = {"GONGFU_DATABASE_URL": url, "GONGFU_API_KEYS": "bureau-key"}  # as on two machines
+    return (url, start_server(files, GONGFU_UPLOADS_DIR=str(folder / "one"), **env),
+            start_server(files, GONGFU_UPLOADS_DIR=str(folder / "two"), **env))
 
 
 def _eventually(check, seconds: float = 5.0):
@@ -86,6 +91,38 @@ def test_an_indicator_saved_through_one_server_is_served_by_the_other(shared) ->
     values = _eventually(values_on_two)
     assert {code: values.get(code) for code in ("330503", "330521", "330522")} == {
         "330503": 222, "330521": 333, "330522": 444}
+
+
+def test_an_upload_made_through_one_server_is_served_by_the_other(shared) -> None:
+    _, one, two = shared
+    square = shapely.box(120.05, 30.80, 120.10, 30.85)  # in 吴兴区
+    geojson = json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"名称": "地块甲"},
+         "geometry": shapely.geometry.mapping(square)}]}, ensure_ascii=False)
+    made = httpx.post(f"{one}/uploads", files={"file": ("plot.geojson", geojson.encode())},
+                      timeout=60)
+    assert made.status_code == 201, made.text
+    upload_id, token = made.json()["id"], made.json()["token"]
+    mine = {"Authorization": f"Bearer {token}"}
+
+    assert [u["id"] for u in httpx.get(f"{two}/uploads", headers=mine).json()["uploads"]] == [
+        upload_id]
+    items = httpx.get(f"{two}/uploads/{upload_id}/layers/layer_1/items", headers=mine)
+    assert items.status_code == 200
+    feature = items.json()["features"][0]
+    assert feature["properties"]["名称"] == "地块甲"
+    assert shapely.geometry.shape(feature["geometry"]).equals_exact(square, 1e-6)
+    # private on every server: no token or another planner's token gets 404
+    assert httpx.get(f"{two}/uploads/{upload_id}").status_code == 404
+    other = httpx.post(f"{two}/uploads", files={"file": ("p.geojson", geojson.encode())},
+                       timeout=60).json()["token"]
+    assert httpx.get(f"{one}/uploads/{upload_id}",
+                     headers={"Authorization": f"Bearer {other}"}).status_code == 404
+    # deleted through two, gone from one
+    assert httpx.delete(f"{two}/uploads/{upload_id}", headers=mine).status_code == 204
+    assert httpx.get(f"{one}/uploads/{upload_id}", headers=mine).status_code == 404
+    assert httpx.get(f"{one}/uploads/{upload_id}/layers/layer_1/items",
+                     headers=mine).status_code == 404
 
 
 def test_workers_of_one_server_all_see_a_replacement(postgis_copy, start_server,
