@@ -82,3 +82,26 @@ def test_export_pmtiles_reads_from_postgis(postgis_url: str, tmp_path: Path) -> 
     with out.open("rb") as f:
         header = Reader(MmapSource(f)).header()
     assert header["max_zoom"] == 8 and header["addressed_tiles_count"] >= 4
+
+
+def test_import_with_a_database_saves_the_upload_there(postgis_copy, tmp_path: Path,
+                                                       monkeypatch) -> None:
+    import json
+
+    import shapely
+    import shapely.geometry
+
+    url = postgis_copy("cli_import")
+    monkeypatch.setenv("GONGFU_DATABASE_URL", url)
+    monkeypatch.setenv("GONGFU_UPLOADS_DIR", str(tmp_path / "uploads"))
+    plot = tmp_path / "plot.geojson"
+    plot.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"名称": "地块"},
+        "geometry": shapely.geometry.mapping(shapely.box(120.05, 30.8, 120.1, 30.85))}]}))
+    result = runner.invoke(app, ["import", str(plot)])
+    assert result.exit_code == 0, result.output
+    upload_id = result.output.split("upload id: ")[1].split()[0]
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT filename, length(data) FROM gongfu.uploads WHERE id = %s",
+                           (upload_id,)).fetchone()
+    assert row is not None and row[0] == "plot.geojson" and row[1] > 0
