@@ -153,6 +153,7 @@ class PostGISStore(Store):
 
     def __init__(self, url: str, pool_size: int = 8, freshness_s: float = 0.05,
                  migrate_schema: bool = True) -> None:
+        super().__init__()
         self.url = url
         self.freshness_s = freshness_s
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True,
@@ -161,7 +162,6 @@ class PostGISStore(Store):
             with self.pool.connection() as conn:
                 migrate(conn)
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
         self._meta_cache: tuple[float, dict[str, tuple[Layer, str, str]]] | None = None
         self._columns: dict[tuple[str, str], dict[str, int]] = {}  # (layer, version) -> types
 
@@ -213,24 +213,8 @@ class PostGISStore(Store):
 
     # --- reads --------------------------------------------------------------------------
 
-    def layers(self) -> list[Layer]:
-        return [layer for layer, _, _ in self._meta().values()]
-
-    def version(self, layer_id: str) -> str:
-        meta = self._meta()
-        if layer_id not in meta:
-            self.layer(layer_id)  # raises UnknownCollection with the bilingual message
-        return meta[layer_id][1]
-
-    def frame(self, layer_id: str) -> gpd.GeoDataFrame:
-        layer = self.layer(layer_id)
-        version = self.version(layer_id)  # read before the rows: a later change re-reads
-        cached = self._cache.get(layer_id)
-        if cached and cached[0] == version:
-            return cached[1]
-        frame = self._read(layer, self._meta()[layer_id][2])
-        self._cache[layer_id] = (version, frame)
-        return frame
+    def _load(self, layer: Layer) -> gpd.GeoDataFrame:
+        return self._read(layer, self._meta()[layer.id][2])
 
     def _meta(self) -> dict[str, tuple[Layer, str, str]]:
         cached = self._meta_cache

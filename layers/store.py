@@ -37,23 +37,49 @@ class FeaturePage:
 
 
 class Store(ABC):
-    """Layers in, features and metadata out. Geometries are WGS84 lon/lat."""
+    """Layers in, features and metadata out. Geometries are WGS84 lon/lat.
+
+    A backend implements `put`, `_meta` (the layer catalogue) and `_load` (one layer's rows);
+    layers are kept in memory once per layer version, so a change made by another process is
+    picked up as soon as `_meta` reports its new version.
+    """
+
+    def __init__(self) -> None:
+        self._frames: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
 
     @abstractmethod
     def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
         """Replace (or add) a layer atomically: readers see the old or the new, never half."""
 
     @abstractmethod
+    def _meta(self) -> dict[str, tuple]:
+        """Layer id -> (Layer, version, *backend details), in the order layers were added."""
+
+    @abstractmethod
+    def _load(self, layer: Layer) -> gpd.GeoDataFrame:
+        """Read all rows of a layer from the backend, indexed by feature id."""
+
     def layers(self) -> list[Layer]:
         """Metadata of every layer, in the order they were first added."""
+        return [entry[0] for entry in self._meta().values()]
 
-    @abstractmethod
-    def frame(self, layer_id: str) -> gpd.GeoDataFrame:
-        """All features of a layer, indexed by feature id."""
-
-    @abstractmethod
     def version(self, layer_id: str) -> str:
         """A token that changes whenever the layer's features or metadata change."""
+        meta = self._meta()
+        if layer_id not in meta:
+            self.layer(layer_id)  # raises UnknownCollection with the bilingual message
+        return meta[layer_id][1]
+
+    def frame(self, layer_id: str) -> gpd.GeoDataFrame:
+        """All features of a layer, indexed by feature id (cached per layer version)."""
+        layer = self.layer(layer_id)
+        version = self.version(layer_id)  # read before the rows: a later change re-reads
+        cached = self._frames.get(layer_id)
+        if cached and cached[0] == version:
+            return cached[1]
+        frame = self._load(layer)
+        self._frames[layer_id] = (version, frame)
+        return frame
 
     def layer(self, layer_id: str) -> Layer:
         for layer in self.layers():
@@ -132,9 +158,9 @@ class GeoPackageStore(Store):
     """All layers in one GeoPackage file, read into memory once per layer version."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__()
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
         self._meta_cache: tuple[int, dict[str, tuple[Layer, str]]] | None = None
 
     def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
@@ -157,24 +183,8 @@ class GeoPackageStore(Store):
                 tmp.unlink(missing_ok=True)
             self._meta_cache = None
 
-    def layers(self) -> list[Layer]:
-        return [layer for layer, _ in self._meta().values()]
-
-    def version(self, layer_id: str) -> str:
-        meta = self._meta()
-        if layer_id not in meta:
-            self.layer(layer_id)  # raises UnknownCollection with the bilingual message
-        return meta[layer_id][1]
-
-    def frame(self, layer_id: str) -> gpd.GeoDataFrame:
-        layer = self.layer(layer_id)
-        version = self.version(layer_id)
-        cached = self._cache.get(layer_id)
-        if cached and cached[0] == version:
-            return cached[1]
-        frame = _read_layer(self.path, layer)
-        self._cache[layer_id] = (version, frame)
-        return frame
+    def _load(self, layer: Layer) -> gpd.GeoDataFrame:
+        return _read_layer(self.path, layer)
 
     def _meta(self) -> dict[str, tuple[Layer, str]]:
         if not self.path.exists():
