@@ -21,7 +21,6 @@ another process is seen within that time.
 from __future__ import annotations
 
 import io
-import json
 import os
 import threading
 import time
