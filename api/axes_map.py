@@ -112,12 +112,7 @@ def build_axes_map(store: Store, root: str = "") -> AtlasMap:
     have = {layer.id for layer in store.layers()}
     counties = store.frame("counties")
     west, south, east, north = counties.total_bounds
-    fmap = AtlasMap(static_url, location=[(south + north) / 2, (west + east) / 2],
-                    zoom_start=9, tiles=None, control_scale=True)
-    fmap.get_root().title = "发展轴 Development axes · 共富图集 Gongfu Atlas"
-    folium.FeatureGroup(name="无底图 No basemap", overlay=False, control=True).add_to(fmap)
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap（需联网 online）", overlay=False,
-                     show=False, control=True).add_to(fmap)
+    fmap = AtlasMap.framing(static_url, (west, south, east, north), "发展轴 Development axes")
     folium.GeoJson(
         counties[["code", "name", "geometry"]], name="区县 Counties",
         style_function=lambda f: {"color": "#666", "weight": 1, "fillColor": "#f7f7f7",

@@ -258,9 +258,8 @@ def build_choropleth(store: Store, params, root: str = "",
     static_url = f"{root}/static"
     frame = result.frame[result.frame.geometry.notna()]
     west, south, east, north = frame.total_bounds if len(frame) else (119, 30, 121, 31)
-    fmap = AtlasMap(static_url, location=[(south + north) / 2, (west + east) / 2],
-                    zoom_start=9, tiles=None, control_scale=True)
-    fmap.get_root().title = f"{result.title} · 共富图集 Gongfu Atlas"
+    fmap = AtlasMap.framing(static_url, (west, south, east, north), result.title,
+                            basemaps=False)
     points = layer.geometry_type in ("Point", "MultiPoint")
     name = f"{layer.title_zh} {layer.title_en}"
     if points:

@@ -109,12 +109,8 @@ def build_ecology_map(request: Request, root: str = "") -> AtlasMap:
     static_url = f"{root}/static"
     west, south, east, north = details.bounds_wgs84
 
-    fmap = AtlasMap(static_url, location=[(south + north) / 2, (west + east) / 2], zoom_start=10,
-                    tiles=None, control_scale=True)
-    fmap.get_root().title = "竹林碳汇 Bamboo carbon · 共富图集 Gongfu Atlas"
-    folium.FeatureGroup(name="无底图 No basemap", overlay=False, control=True).add_to(fmap)
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap（需联网 online）", overlay=False,
-                     show=False, control=True).add_to(fmap)
+    fmap = AtlasMap.framing(static_url, (west, south, east, north), "竹林碳汇 Bamboo carbon",
+                            zoom_start=10)
     low, high = meta.rescale
     folium.raster_layers.TileLayer(
         tiles=f"{root}/rasters/{meta.id}/tiles/{{z}}/{{x}}/{{y}}.png"

@@ -45,6 +45,24 @@ class AtlasMap(folium.Map):
         self.default_css = [("leaflet_css", f"{static_url}/vendor/leaflet/leaflet.css"),
                             ("atlas_map_css", f"{static_url}/map.css")]
 
+    @classmethod
+    def framing(cls, static_url: str, bounds, title: str, zoom_start: int = 9,
+                basemaps: bool = True) -> "AtlasMap":
+        """A map centred on `bounds` (west, south, east, north) with a scale bar and no tiles.
+
+        With `basemaps`, the layer control offers "no basemap" (the offline default) and an
+        optional OpenStreetMap layer, off until chosen.
+        """
+        west, south, east, north = bounds
+        fmap = cls(static_url, location=[(south + north) / 2, (west + east) / 2],
+                   zoom_start=zoom_start, tiles=None, control_scale=True)
+        fmap.get_root().title = f"{title} · 共富图集 Gongfu Atlas"
+        if basemaps:
+            folium.FeatureGroup(name="无底图 No basemap", overlay=False, control=True).add_to(fmap)
+            folium.TileLayer("OpenStreetMap", name="OpenStreetMap（需联网 online）",
+                             overlay=False, show=False, control=True).add_to(fmap)
+        return fmap
+
 
 class InfoBox(JSCSSMixin, MacroElement):
     """A Leaflet control with the map title and legend (bilingual); styled by static/map.css."""
@@ -169,12 +187,7 @@ def build_map(store: Store, root: str = "", tiles_threshold: int | None = None) 
     extent = cities if cities is not None and len(cities) else counties
     west, south, east, north = extent.total_bounds if extent is not None else (119, 30, 121, 31)
 
-    fmap = AtlasMap(static_url, location=[(south + north) / 2, (west + east) / 2],
-                    zoom_start=9, tiles=None, control_scale=True)
-    fmap.get_root().title = "湖州地图 Huzhou map · 共富图集 Gongfu Atlas"
-    folium.FeatureGroup(name="无底图 No basemap", overlay=False, control=True).add_to(fmap)
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap（需联网 online）", overlay=False,
-                     show=False, control=True).add_to(fmap)
+    fmap = AtlasMap.framing(static_url, (west, south, east, north), "湖州地图 Huzhou map")
 
     # Above `tiles_threshold` features a layer is drawn from our MVT tiles, not inline GeoJSON.
     def tiled(frame: gpd.GeoDataFrame) -> bool:

@@ -66,9 +66,8 @@ def build_overlay_map(public, record, upload_store, root: str = "", result: dict
     frames = [(layer, upload_store.frame(layer.id)) for layer in record.layers]
     bounds = gpd.GeoSeries([g for _, f in frames for g in f.geometry], crs=4326).total_bounds
     west, south, east, north = bounds
-    fmap = AtlasMap(static_url, location=[(south + north) / 2, (west + east) / 2],
-                    zoom_start=11, tiles=None, control_scale=True)
-    fmap.get_root().title = "上传叠加 Upload overlay · 共富图集 Gongfu Atlas"
+    fmap = AtlasMap.framing(static_url, (west, south, east, north),
+                            "上传叠加 Upload overlay", zoom_start=11, basemaps=False)
     present = {layer.id: layer for layer in public.layers()}
     for zone_id in ZONE_LAYERS:
         layer = present.get(zone_id)

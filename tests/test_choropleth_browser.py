@@ -105,8 +105,12 @@ def test_large_layers_are_classed_from_tiles(page, tiled_server: str) -> None:
     response = tab.goto(f"{tiled_server}/maps/choropleth?indicator=villages_per_100km2",
                         wait_until="load")
     assert "吴兴区" not in response.text()  # geometry and names come from the tiles
+    # A county may span several tiles (several paths): wait for five distinct class colours.
     tab.wait_for_function(
-        "document.querySelectorAll('path.atlas-choropleth').length >= 5", timeout=10000)
+        """(noData) => new Set([...document.querySelectorAll('path.atlas-choropleth')]
+            .map(p => (p.getAttribute('fill') || '').toLowerCase())
+            .filter(f => f && f !== noData)).size >= 5""",
+        arg=NO_DATA_COLOUR.lower(), timeout=15000)
     fills = {f for f in _fills(tab) if f and f.lower() != NO_DATA_COLOUR}
     assert len(fills) == 5
     assert watch.problems == []

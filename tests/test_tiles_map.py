@@ -43,9 +43,10 @@ def test_tiled_counties_show_tooltips_offline(offline_page, tiled_server: str,
     tiles: list[int] = []
     page.on("response", lambda r: "/tiles/counties/" in r.url and tiles.append(r.status))
     page.goto(f"{tiled_server}/", wait_until="load")
-    page.wait_for_selector("path.atlas-county", state="attached")
-    page.wait_for_timeout(500)
-    assert page.locator("path.atlas-county").count() >= 5
+    # Tiles arrive one by one: wait until at least five county paths are drawn.
+    page.wait_for_function("document.querySelectorAll('path.atlas-county').length >= 5",
+                           timeout=15000)
+    page.wait_for_timeout(300)
     # Hover the middle of the largest county outline drawn: its tooltip must appear.
     box = max((p.bounding_box() for p in page.locator("path.atlas-county").all()),
               key=lambda b: b["width"] * b["height"] if b else 0)
