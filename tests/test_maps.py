@@ -102,3 +102,27 @@ def test_overview_route_and_root_path(client: TestClient) -> None:
     assert "leaflet.js" in client.get("/maps/overview").text
     prefixed = TestClient(client.app, root_path="/atlas").get("/maps/overview").text
     assert 'src="/atlas/static/vendor/leaflet/leaflet.js"' in prefixed
+
+
+def test_home_map_is_rendered_once_per_layer_version(store_path, tmp_path) -> None:
+    """A second request reuses the page; replacing a shown layer re-renders it."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+    from layers.store import GeoPackageStore
+
+    copy = tmp_path / "atlas.gpkg"
+    shutil.copyfile(store_path, copy)
+    store = GeoPackageStore(copy)
+    client = TestClient(create_app(Settings(store_path=copy), store))
+    html = {"Accept": "text/html"}
+    first = client.get("/", headers=html).text
+    assert client.get("/", headers=html).text == first
+    seats = store.frame("county_seats")
+    store.put(store.layer("county_seats"), seats[seats["code"] != "330523"])
+    after = client.get("/", headers=html).text
+    assert after != first  # re-rendered (folium gives every render new element ids)
+    assert client.get("/", headers=html).text == after

@@ -48,8 +48,11 @@ def test_tiled_counties_show_tooltips_offline(offline_page, tiled_server: str,
                            timeout=15000)
     page.wait_for_timeout(300)
     # Hover the middle of the largest county outline drawn: its tooltip must appear.
-    box = max((p.bounding_box() for p in page.locator("path.atlas-county").all()),
-              key=lambda b: b["width"] * b["height"] if b else 0)
+    # measured in one evaluation: tiles may redraw their paths between two locator calls
+    box = page.evaluate("""() => [...document.querySelectorAll('path.atlas-county')]
+        .map(p => p.getBoundingClientRect())
+        .map(r => ({x: r.x, y: r.y, width: r.width, height: r.height}))
+        .reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a))""")
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_selector(".atlas-vt-tooltip", timeout=5000)
     text = page.locator(".leaflet-tooltip").inner_text()
