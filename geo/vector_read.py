@@ -264,7 +264,7 @@ def _read_csv(path: Path, rel: str, override: SourceCrs | None) -> list[ReadLaye
 def _finish(frame: gpd.GeoDataFrame, name: str, rel: str, encoding: Encoding,
             declared: SourceCrs | None) -> list[ReadLayer]:
     """Repair, resolve the CRS, reproject to WGS84 and split by geometry family."""
-    geoms, keep, fixes = repair(frame.geometry.to_numpy())
+    geoms, keep, fixes, per_row = repair(frame.geometry.to_numpy())
     table = frame.drop(columns=frame.geometry.name)
     # Names GeoPackage (our store) reserves: an attribute called "fid" or "geometry" is kept
     # under "<name>_source".
@@ -283,12 +283,17 @@ def _finish(frame: gpd.GeoDataFrame, name: str, rel: str, encoding: Encoding,
     frame = _to_wgs84(frame, source, rel)
     out = []
     families = frame.geometry.geom_type.map(FAMILIES)
+    fixed_rows = {kind: rows[keep] for kind, rows in per_row.items()}  # aligned with `frame`
     for family in sorted(families.dropna().unique()):
-        part = frame[families == family].reset_index(drop=True)
+        in_family = (families == family).to_numpy()
+        part = frame[in_family].reset_index(drop=True)
         part, geometry_type = _uniform(part, family)
         suffix = "" if families.nunique() == 1 else f"_{_FAMILY_SUFFIX[family]}"
+        # Drops (null, empty, collections) belong to the file; Z/M and repairs to their layer.
+        layer_fixes = fixes | {kind: int(rows[in_family].sum())
+                               for kind, rows in fixed_rows.items()}
         out.append(ReadLayer(f"{name}{suffix}", rel, part, geometry_type, encoding, source,
-                             fixes, bounds, list(source.warnings)))
+                             layer_fixes, bounds, list(source.warnings)))
     return out
 
 
@@ -309,8 +314,12 @@ def _to_wgs84(frame: gpd.GeoDataFrame, source: SourceCrs, rel: str) -> gpd.GeoDa
     return out
 
 
-def repair(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """Drop Z/M, make valid, drop nulls and empties. Returns (geoms, keep mask, fix counts)."""
+def repair(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, int],
+                                       dict[str, np.ndarray]]:
+    """Drop Z/M, make valid, drop nulls and empties.
+
+    Returns (geoms, keep mask, fix counts, per-row flags of the Z/M and validity fixes).
+    """
     geoms = np.asarray(geoms, dtype=object)
     null = shapely.is_missing(geoms)
     present = ~null
@@ -336,7 +345,7 @@ def repair(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     fixes = {"z_dropped": int(has_z.sum()), "made_valid": int(invalid.sum()),
              "null_dropped": int(null.sum()), "empty_dropped": int(empty.sum()),
              "collection_dropped": int((collection & ~empty).sum())}
-    return geoms, keep, fixes
+    return geoms, keep, fixes, {"z_dropped": has_z, "made_valid": invalid}
 
 
 def _combine(parts: list, family: str | None):

@@ -181,7 +181,8 @@ def test_kmz_with_points_and_polygons_becomes_two_layers(tmp_path: Path) -> None
     assert "<script>" in point.frame["Name"].iloc[0]  # kept as text; escaped when shown
     x, y = shapely.get_coordinates(point.frame.geometry.to_numpy())[0]
     assert (x, y) == pytest.approx((119.68, 30.64))
-    assert point.fixes["z_dropped"] >= 0
+    assert point.fixes["z_dropped"] == 1  # KML coordinates carry a height (0)
+    assert kinds["Polygon"].fixes["z_dropped"] == 1  # counted per layer, not per file
 
 
 def test_csv_with_survey_xy_swapped_in_gb18030(tmp_path: Path) -> None:
@@ -427,7 +428,7 @@ def test_measures_are_dropped_and_counted() -> None:
 
     line = shapely.from_wkt("LINESTRING ZM (120.0 30.8 5 1, 120.1 30.9 6 2)")
     measured = shapely.from_wkt("POINT M (120.0 30.8 7)")
-    geoms, keep, fixes = repair(np.array([line, measured, None], dtype=object))
+    geoms, keep, fixes, _ = repair(np.array([line, measured, None], dtype=object))
     assert fixes["z_dropped"] == 2 and fixes["null_dropped"] == 1
     assert list(keep) == [True, True, False]
     assert not shapely.has_z(geoms[:2]).any() and not shapely.has_m(geoms[:2]).any()
