@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import resolve_crs, to_wgs84
+from geo.crs import CrsChoice, resolve_crs, to_wgs84
 from geo.errors import AtlasError, InvalidData
 
 TIERS = ("county_town", "central_town", "key_village", "village")  # 县城 中心镇 重点村 村
@@ -351,6 +351,15 @@ def _resolve_code(row, gaz: Gazetteer, tier: str, problem):
     return "", "", None, None
 
 
+def _row_crs(row, default_crs: str | None, problem) -> CrsChoice | None:
+    """The CRS named in the row's `crs` column (else the table's); a problem if unknown."""
+    try:
+        return resolve_crs(row.get("crs", "") or default_crs)
+    except AtlasError as error:
+        problem("crs", error.message_zh, error.message_en)
+        return None
+
+
 def _coordinates(row, default_crs: str | None, problem) -> shapely.Point | None:
     try:
         x, y = float(row.get("lon", "")), float(row.get("lat", ""))
@@ -358,10 +367,8 @@ def _coordinates(row, default_crs: str | None, problem) -> shapely.Point | None:
         problem("lon", f"坐标无效：“{row.get('lon', '')}”, “{row.get('lat', '')}”。",
                 f"Invalid coordinates: '{row.get('lon', '')}', '{row.get('lat', '')}'.")
         return None
-    try:
-        choice = resolve_crs(row.get("crs", "") or default_crs)
-    except AtlasError as error:
-        problem("crs", error.message_zh, error.message_en)
+    choice = _row_crs(row, default_crs, problem)
+    if choice is None:
         return None
     # Tables are east-first (lon, lat / easting, northing), whatever the CRS's axis order.
     point = to_wgs84(np.array([shapely.Point(x, y)]), choice, False)[0]
@@ -382,10 +389,8 @@ def _area(row, default_crs: str | None, problem) -> shapely.Geometry | None:
         problem("wkt", "村域几何无效：须为 WKT 面（POLYGON/MULTIPOLYGON）。",
                 "Invalid area: give a WKT POLYGON or MULTIPOLYGON.")
         return None
-    try:
-        choice = resolve_crs(row.get("crs", "") or default_crs)
-    except AtlasError as error:
-        problem("crs", error.message_zh, error.message_en)
+    choice = _row_crs(row, default_crs, problem)
+    if choice is None:
         return None
     return shapely.make_valid(to_wgs84(np.array([geom]), choice, False)[0])
 
