@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from folium.plugins import AntPath, PolyLineTextPath
 
 from api.maps import ATTRIBUTION, AtlasMap, Attribution, InfoBox
+from api.page_cache import rendered_page
 from layers.axes import AXIS_LAYER_IDS, RANK_ZH
 from layers.settlement_nodes import POSITION_SOURCE_ZH, TIER_ZH
 from layers.store import Store
@@ -203,4 +204,5 @@ def build_axes_map(store: Store, root: str = "") -> AtlasMap:
 def axes_map(request: Request) -> HTMLResponse:
     """The development-axes map (HTML)."""
     root = request.scope.get("root_path", "").rstrip("/")
-    return HTMLResponse(build_axes_map(request.app.state.store, root).get_root().render())
+    return HTMLResponse(rendered_page(
+        request, lambda: build_axes_map(request.app.state.store, root).get_root().render()))

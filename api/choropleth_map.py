@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from folium.template import Template
 
 from api.maps import ATTRIBUTION, AtlasMap, Attribution, InfoBox
+from api.page_cache import rendered_page
 from api.vector_grid import VectorTileLayer
 from geo.errors import LayerWithoutGeometry
 from layers import indicators
@@ -296,5 +297,5 @@ def choropleth_map(request: Request) -> HTMLResponse:
     """An indicator on a layer: classes, legend, tooltips, fact-sheet popups, selectors."""
     root = request.scope.get("root_path", "").rstrip("/")
     threshold = getattr(request.app.state.settings, "map_tiles_threshold", None)
-    fmap = build_choropleth(request.app.state.store, request.query_params, root, threshold)
-    return HTMLResponse(fmap.get_root().render())
+    return HTMLResponse(rendered_page(request, lambda: build_choropleth(
+        request.app.state.store, request.query_params, root, threshold).get_root().render()))

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from folium.elements import JSCSSMixin
 from folium.template import Template
 
+from api.page_cache import rendered_page
 from api.vector_grid import VectorTileLayer
 from layers.store import Store
 
@@ -247,27 +248,12 @@ def build_map(store: Store, root: str = "", tiles_threshold: int | None = None) 
     return fmap
 
 
-HOME_LAYERS = ("cities", "counties", "county_seats", "townships")
-_rendered: dict[tuple, str] = {}
-
-
 def home_map(request: Request) -> str:
-    """The rendered HTML of the home map (static URLs honour root_path).
-
-    Rendering takes ~0.1 s for Huzhou, so the page is rendered once per version of the layers
-    it shows, not per request.
-    """
-    store = request.app.state.store
+    """The rendered HTML of the home map (static URLs honour root_path)."""
     root = request.scope.get("root_path", "").rstrip("/")
     threshold = request.app.state.settings.map_tiles_threshold
-    present = {layer.id for layer in store.layers()}
-    key = (id(store), root, threshold,
-           tuple((lid, store.version(lid)) for lid in HOME_LAYERS if lid in present))
-    if key not in _rendered:
-        if len(_rendered) > 16:
-            _rendered.clear()
-        _rendered[key] = build_map(store, root, threshold).get_root().render()
-    return _rendered[key]
+    return rendered_page(request, lambda: build_map(request.app.state.store, root, threshold)
+                         .get_root().render())
 
 
 @router.get("/maps/overview", response_class=HTMLResponse)
