@@ -14,16 +14,7 @@ from api import axes, axes_map
 from api.errors import install_error_handlers
 from api.negotiation import wants_html
 from api.settings import Settings
-from layers.store import GeoPackageStore, Store
-
-
-def open_store(settings: Settings) -> Store:
-    """The store the settings name: PostGIS when GONGFU_DATABASE_URL is set, else the GeoPackage."""
-    if settings.database_url:
-        from layers.postgis_store import PostGISStore
-
-        return PostGISStore(settings.database_url)
-    return GeoPackageStore(settings.store_path)
+from layers.store import Store
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -34,7 +25,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         version="0.1.0",
     )
     app.state.settings = settings
-    app.state.store = store or open_store(settings)
+    app.state.store = store or settings.open_store()
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
 

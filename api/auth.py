@@ -10,7 +10,6 @@ import hmac
 
 from fastapi import Request
 
-from api.uploads import UploadSettings
 from geo.errors import Unauthorized
 
 
@@ -18,7 +17,7 @@ def require_api_key(request: Request, what_zh: str, what_en: str) -> None:
     """Raise Unauthorized (401) unless the Bearer token is one of GONGFU_API_KEYS."""
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    keys = [k.strip() for k in UploadSettings().api_keys.split(",") if k.strip()]
+    keys = request.app.state.settings.api_key_set()
     if not token or not any(hmac.compare_digest(token, key) for key in keys):
         raise Unauthorized(
             f"{what_zh}需要 API 密钥（Authorization: Bearer …，见 GONGFU_API_KEYS）；试算无需。",

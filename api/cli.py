@@ -174,7 +174,6 @@ def export_pmtiles(
                                  help="PostGIS URL to read instead (default: GONGFU_DATABASE_URL)"),
 ) -> None:
     """Write a PMTiles v3 archive of the layers' vector tiles (serve it from GONGFU_PMTILES_DIR)."""
-    from api.app import open_store
     from layers.pmtiles_archive import export, tile_list
     from layers.tilesets import VectorTiles, parse_layer_ids
 
@@ -183,7 +182,7 @@ def export_pmtiles(
         settings = Settings(store_path=store, database_url="")
     if database:
         settings = Settings(database_url=database)
-    tiles = VectorTiles(open_store(settings), cache_bytes=0)
+    tiles = VectorTiles(settings.open_store(), cache_bytes=0)
     try:
         layer_ids, levels = parse_layer_ids(layers), _zooms(zooms)
         total = len(tile_list(tiles, layer_ids, levels))

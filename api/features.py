@@ -196,8 +196,8 @@ def items(request: Request, collection_id: str) -> Response:
     query = ItemsQuery.parse(request.query_params, layer, settings.default_limit,
                              settings.max_limit,
                              allow=ITEMS_PARAMS + (CHOROPLETH_PARAMS if spec else ()))
-    if spec is None and query.crs is CRS84 and not wants_html(request) and hasattr(
-            store, "features_geojson"):  # PostGIS encodes the page itself (faster)
+    if spec is None and query.crs is CRS84 and not wants_html(request):
+        # a backend that encodes the page itself (PostGIS) answers; else None
         found = store.features_geojson(layer.id, query.bbox_wgs84, query.filters or {},
                                        query.limit, query.offset, query.properties_of(layer))
         if found is not None:

@@ -32,9 +32,7 @@ _demo_lock = threading.Lock()
 
 def raster_catalog(request: Request) -> RasterCatalog:
     """The app's raster folder (beside the store), with the demo raster built on first use."""
-    settings = request.app.state.settings
-    folder = getattr(settings, "raster_dir", None) or Path(settings.store_path).parent / "rasters"
-    catalog = RasterCatalog(folder)
+    catalog = RasterCatalog(request.app.state.settings.raster_folder())
     if not catalog.has(CARBON_DENSITY_RASTER):
         with _demo_lock:
             if not catalog.has(CARBON_DENSITY_RASTER):

@@ -1,10 +1,17 @@
-"""Settings from environment variables (prefix GONGFU_), e.g. GONGFU_STORE_PATH."""
+"""The one settings class: environment variables with prefix GONGFU_ (e.g. GONGFU_STORE_PATH).
+
+Read once per app (`create_app` keeps it in `app.state.settings`) and once per CLI command;
+nothing rebuilds it per request.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from geo.archive import UnpackLimits
+from layers.store import Store, open_store
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,10 +28,47 @@ class Settings(BaseSettings):
     title: str = "共富图集 Gongfu Atlas"
     max_limit: int = 10000
     default_limit: int = 10
-    # Vector tiles (api/tiles.py): LRU budget (0 turns the tile cache off), browser max-age (s),
+    # Vector tiles: LRU budget in MB (0 turns the tile cache off), browser max-age (s),
     # folder of PMTiles archives served at /pmtiles/{name}/…, and the feature count above which
     # maps draw a layer from our MVT tiles instead of inline GeoJSON.
     tile_cache_mb: int = 256
     tile_max_age: int = 300
     pmtiles_dir: Path = PROJECT_DIR / "data" / "build" / "pmtiles"
     map_tiles_threshold: int = 200
+    # Rasters (COG + sidecar JSON); default: "rasters" beside the store file.
+    raster_dir: Path | None = None
+    # Planner uploads: folder (default "uploads" beside the store file) and limits (MB).
+    uploads_dir: Path | None = None
+    upload_max_mb: float = 200.0
+    upload_max_unpacked_mb: float = 1024.0
+    upload_max_ratio: float = 200.0
+    # Comma-separated keys that may write shared layers and own uploads (e.g. for the CLI).
+    api_keys: str = ""
+
+    def open_store(self) -> Store:
+        """The store these settings name: PostGIS when database_url is set, else the GeoPackage."""
+        return open_store(self.store_path, self.database_url)
+
+    def api_key_set(self) -> set[str]:
+        return {key.strip() for key in self.api_keys.split(",") if key.strip()}
+
+    def upload_limits(self) -> UnpackLimits:
+        return UnpackLimits(max_upload_bytes=int(self.upload_max_mb * 2**20),
+                            max_unpacked_bytes=int(self.upload_max_unpacked_mb * 2**20),
+                            max_ratio=self.upload_max_ratio)
+
+    def uploads_folder(self, store: Store | None = None) -> Path:
+        """Where private uploads live: uploads_dir, else beside the store's file."""
+        if self.uploads_dir:
+            return Path(self.uploads_dir)
+        return self._files_dir(store) / "uploads"
+
+    def raster_folder(self, store: Store | None = None) -> Path:
+        if self.raster_dir:
+            return Path(self.raster_dir)
+        return self._files_dir(store) / "rasters"
+
+    def _files_dir(self, store: Store | None) -> Path:
+        # A GeoPackage store given directly (tests, CLI --store) keeps its files beside it.
+        path = getattr(store, "path", None) if store is not None else None
+        return Path(path or self.store_path).parent

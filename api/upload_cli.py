@@ -12,9 +12,9 @@ from pathlib import Path
 import typer
 
 from api.settings import Settings
-from api.uploads import Uploads, UploadSettings
 from geo.errors import AtlasError
 from geo.vector_read import read_folder
+from layers.intake import Uploads
 from layers.store import GeoPackageStore
 
 
@@ -45,38 +45,30 @@ def import_file(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
 ) -> None:
     """Import your own file as a private upload and print its report (中文 + English)."""
-    from layers.uploads import build_report, huzhou_outline
-
-    from api.app import open_store
-
     settings = Settings(store_path=store, database_url="") if store else Settings()
-    public = open_store(settings)  # PostGIS when GONGFU_DATABASE_URL is set: uploads shared
-    uploads = Uploads(UploadSettings(), settings.store_path, public)
-    owner = uploads.tokens.owner(api_key) if api_key else None
+    public = settings.open_store()  # PostGIS when GONGFU_DATABASE_URL is set: uploads shared
+    uploads = Uploads(public, settings.uploads_folder(public), settings.api_key_set(),
+                      settings.upload_limits())
+    owner = uploads.owner(api_key) if api_key else None
     if api_key and owner is None:
         typer.echo("API key not in GONGFU_API_KEYS / 密钥无效", err=True)
         raise typer.Exit(2)
+    name = files[0].name if len(files) == 1 else f"{files[0].name} (+{len(files) - 1})"
     work = _staged(files)
     try:
-        read = read_folder(work, crs_override=crs, limits=uploads.limits)
-        name = files[0].name if len(files) == 1 else f"{files[0].name} (+{len(files) - 1})"
-        report = build_report(read, name, huzhou_outline(public))
+        done = uploads.intake(work, name, crs, dry_run, owner)
     except AtlasError as error:
         _fail(error)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    report = done.report
     typer.echo(json.dumps(report, ensure_ascii=False, indent=1) if as_json
                else f"{report['summary']['zh']}\n\n{report['summary']['en']}")
     if dry_run:
         return
-    token = None
-    if owner is None:
-        token = uploads.tokens.issue()
-        owner = uploads.tokens.owner(token)
-    record = uploads.store.save(owner, read, report, name)
-    typer.echo(f"\nupload id: {record.id}")
-    if token:
-        typer.echo(f"token (keep it; only its holder can see this upload): {token}")
+    typer.echo(f"\nupload id: {done.record.id}")
+    if done.token:
+        typer.echo(f"token (keep it; only its holder can see this upload): {done.token}")
 
 
 def import_boundaries(

@@ -20,68 +20,29 @@ from urllib.parse import urlencode
 import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.negotiation import wants_html
 from api.pages import render_page
 from api.upload_stream import receive
 from geo import geojson
-from geo.archive import UnpackLimits
 from geo.crs import resolve_crs
 from geo.errors import Unauthorized
 from geo.vector_io import resolve_encoding, resolve_format, write_vector
-from geo.vector_read import read_folder
 from layers.overlay import RasterSource, overlay
-from layers.uploads import (ID_FIELD, Tokens, UploadRecord, UploadStore, build_report,
-                            huzhou_outline, remove_tree)
+from layers.intake import Uploads
+from layers.uploads import ID_FIELD, UploadRecord, remove_tree
 
 router = APIRouter(tags=["uploads"])
 # Owner-only answers must not be kept by shared caches, nor leak a URL token via Referer.
 PRIVATE = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
 
 
-class UploadSettings(BaseSettings):
-    """Upload settings (env prefix GONGFU_, e.g. GONGFU_UPLOAD_MAX_MB=50)."""
-
-    model_config = SettingsConfigDict(env_prefix="GONGFU_")
-
-    uploads_dir: Path | None = None  # default: "uploads" beside the store file
-    upload_max_mb: float = 200.0
-    upload_max_unpacked_mb: float = 1024.0
-    upload_max_ratio: float = 200.0
-    api_keys: str = ""  # comma-separated keys that may own uploads (e.g. for the CLI)
-
-    def limits(self) -> UnpackLimits:
-        return UnpackLimits(max_upload_bytes=int(self.upload_max_mb * 2**20),
-                            max_unpacked_bytes=int(self.upload_max_unpacked_mb * 2**20),
-                            max_ratio=self.upload_max_ratio)
-
-
-class Uploads:
-    """What the routes need: the upload store, token rules and limits."""
-
-    def __init__(self, settings: UploadSettings, store_path: Path, public: Any = None) -> None:
-        self.settings = settings
-        folder = settings.uploads_dir or Path(store_path).parent / "uploads"
-        keys = {k.strip() for k in settings.api_keys.split(",")}
-        pool = getattr(public, "pool", None)  # a PostGISStore: uploads shared through it
-        if pool is not None:
-            from layers.postgis_uploads import PostGISUploadStore, shared_secret
-
-            self.store = PostGISUploadStore(folder, pool)
-            self.tokens = Tokens(shared_secret(pool), keys)
-        else:
-            self.store = UploadStore(folder)
-            self.tokens = Tokens(Tokens.load_secret(folder), keys)
-        self.limits = settings.limits()
-
-
 def uploads_of(request: Request) -> Uploads:
     state = request.app.state
     if getattr(state, "uploads", None) is None:
-        store = state.store
-        path = getattr(store, "path", None) or state.settings.store_path
-        state.uploads = Uploads(UploadSettings(), Path(path), store)
+        settings, store = state.settings, state.store
+        state.uploads = Uploads(store, settings.uploads_folder(store), settings.api_key_set(),
+                                settings.upload_limits())
     return state.uploads
 
 
@@ -95,7 +56,7 @@ def _token(request: Request) -> str | None:
 def owner_of(request: Request, required: bool) -> str | None:
     """The caller's owner id; 401 when `required` and the token is missing or unknown."""
     token = _token(request)
-    owner = uploads_of(request).tokens.owner(token)
+    owner = uploads_of(request).owner(token)
     if owner is None and (required or token):
         raise Unauthorized(
             "需要有效的访问令牌（Authorization: Bearer …）。",
@@ -133,25 +94,12 @@ async def create_upload(
     try:
         names = await receive(request, work, uploads.limits.max_upload_bytes)
         filename = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1})"
-        outline = huzhou_outline(request.app.state.store)
-
-        def read_and_save():
-            read = read_folder(work, crs_override=crs, limits=uploads.limits)
-            report = build_report(read, filename, outline)
-            if dry_run:
-                return None, report
-            return read, report
-
-        read, report = await asyncio.to_thread(read_and_save)
-        if dry_run:
-            return JSONResponse({"dry_run": True, "report": report}, status_code=200)
-        token = None
-        if owner is None:
-            token = uploads.tokens.issue()
-            owner = uploads.tokens.owner(token)
-        record = await asyncio.to_thread(uploads.store.save, owner, read, report, filename)
+        done = await asyncio.to_thread(uploads.intake, work, filename, crs, dry_run, owner)
     finally:
         remove_tree(work)
+    if dry_run:
+        return JSONResponse({"dry_run": True, "report": done.report}, status_code=200)
+    record, report, token = done.record, done.report, done.token
     body = {"id": record.id, "report": report, "links": _links(request, record)}
     if token:
         body["token"] = token

@@ -24,8 +24,9 @@ import io
 import os
 import threading
 import time
-from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -36,7 +37,10 @@ from psycopg_pool import ConnectionPool
 
 from geo.errors import InvalidData
 from layers.model import Layer
-from layers.store import Bbox, Store, check_frame
+from layers.store import Bbox, GeoJSONPage, Store, check_frame
+
+if TYPE_CHECKING:
+    from layers.uploads import UploadStore
 
 FEATURES_SCHEMA = "gongfu_features"
 MIGRATIONS_LOCK = 8_330_501  # pg_advisory_xact_lock key: one migrator at a time
@@ -114,14 +118,6 @@ def _copy_text(value: object, kind: str) -> str:
             .replace("\r", "\\r"))
 
 
-@dataclass(frozen=True)
-class GeoJSONPage:
-    """A page of features already encoded: `features` is the text of a GeoJSON array."""
-
-    features: str
-    number_matched: int
-    number_returned: int
-
 
 def _check_names(layer_id: str, columns: list) -> None:
     """Refuse names PostgreSQL would silently truncate (63 bytes) or that we use ourselves."""
@@ -166,6 +162,18 @@ class PostGISStore(Store):
 
     def close(self) -> None:
         self.pool.close()
+
+    # --- uploads shared through the database (layers/postgis_uploads.py) ----------------
+
+    def upload_store(self, folder: Path) -> UploadStore:
+        from layers.postgis_uploads import PostGISUploadStore
+
+        return PostGISUploadStore(folder, self.pool)
+
+    def token_secret(self, folder: Path) -> bytes:
+        from layers.postgis_uploads import shared_secret
+
+        return shared_secret(self.pool)
 
     # --- writes -------------------------------------------------------------------------
 

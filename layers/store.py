@@ -15,6 +15,7 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -25,7 +26,19 @@ import shapely
 from geo.errors import InvalidData, UnknownCollection, UnknownFeature
 from layers.model import Layer
 
+if TYPE_CHECKING:
+    from layers.uploads import UploadStore
+
 Bbox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class GeoJSONPage:
+    """A page of features already encoded: `features` is the text of a GeoJSON array."""
+
+    features: str
+    number_matched: int
+    number_returned: int
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,28 @@ class Store(ABC):
                 feature=fid,
             )
         return frame.loc[[fid]]
+
+    # --- verbs a backend may do better; callers never ask which backend they have --------
+
+    def features_geojson(self, layer_id: str, bbox: Bbox | None, filters: dict[str, str],
+                         limit: int, offset: int, properties: list[str],
+                         precision: int = 7) -> GeoJSONPage | None:
+        """A page of WGS84 features already encoded as GeoJSON text by the backend, or None
+        when the caller should encode `features()` itself (the default)."""
+        return None
+
+    def upload_store(self, folder: Path) -> "UploadStore":
+        """Where planners' private uploads live beside this store: one GeoPackage per upload
+        in `folder` (a shared backend overrides this so every process sees them)."""
+        from layers.uploads import UploadStore  # uploads are themselves GeoPackage stores
+
+        return UploadStore(folder)
+
+    def token_secret(self, folder: Path) -> bytes:
+        """The key that signs upload tokens: a file in `folder` (or the shared backend's)."""
+        from layers.uploads import load_secret
+
+        return load_secret(folder)
 
 
 _META_TABLE = "gongfu_layers"
@@ -242,3 +277,13 @@ def _read_layer(path: Path, layer: Layer) -> gpd.GeoDataFrame:
     frame = raw.set_index(layer.id_field, drop=False)
     frame.index.name = None
     return frame
+
+
+def open_store(path: str | os.PathLike[str], database_url: str = "") -> Store:
+    """The one place a store is chosen: PostGIS when a database URL is given, else the
+    GeoPackage file at `path`."""
+    if database_url:
+        from layers.postgis_store import PostGISStore  # psycopg only when PostGIS is used
+
+        return PostGISStore(database_url)
+    return GeoPackageStore(path)

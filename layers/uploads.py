@@ -73,27 +73,6 @@ class Tokens:
         self._secret = secret
         self._api_keys = {k for k in (api_keys or set()) if k}
 
-    @staticmethod
-    def load_secret(folder: Path) -> bytes:
-        """The signing secret kept beside the uploads (created once, readable by us only).
-
-        Written whole to a private temporary file, then hard-linked into place: link fails if
-        another process won the race, and nobody ever reads a half-written secret.
-        """
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / ".token-secret"
-        if not path.exists():
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".secret-")  # mode 0600
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(secrets.token_bytes(32))
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            finally:
-                os.unlink(tmp)
-        return path.read_bytes()
-
     def _sign(self, nonce: str) -> str:
         return hmac.new(self._secret, nonce.encode(), hashlib.sha256).hexdigest()[:24]
 
@@ -113,6 +92,27 @@ class Tokens:
                                                                         self._sign(nonce)):
             return owner_id(token)
         return None
+
+
+def load_secret(folder: Path) -> bytes:
+    """The signing secret kept beside the uploads (created once, readable by us only).
+
+    Written whole to a private temporary file, then hard-linked into place: link fails if
+    another process won the race, and nobody ever reads a half-written secret.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ".token-secret"
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".secret-")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(secrets.token_bytes(32))
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return path.read_bytes()
 
 
 def owner_id(token: str) -> str:

@@ -274,7 +274,8 @@ def _geotiff(path: Path, crs: str | None) -> bytes:
 
 def test_api_upload_import_and_bad_uploads(client, tmp_path, monkeypatch) -> None:
     data = _geotiff(tmp_path / "mine.tif", "EPSG:4326")
-    monkeypatch.setenv("GONGFU_API_KEYS", "raster-key")
+    # settings are read once per app: configure the shared app's keys for this test only
+    monkeypatch.setattr(client.app.state.settings, "api_keys", "raster-key")
     anonymous = client.post("/rasters", data={"id": "test-upload"},
                             files={"file": ("mine.tif", data, "image/tiff")})
     assert anonymous.status_code == 401 and anonymous.json()["message"]["zh"]
@@ -314,9 +315,9 @@ def test_zonal_totals_saved_as_indicators_for_choropleths(tmp_path, store, monke
     own = GeoPackageStore(tmp_path / "own.gpkg")
     for layer_id in ("counties", "townships", "villages"):
         own.put(store.layer(layer_id), store.frame(layer_id).reset_index(drop=True))
+    monkeypatch.setenv("GONGFU_API_KEYS", "bureau-key")
     client = TestClient(create_app(Settings(store_path=tmp_path / "own.gpkg")))
     params = {"collection": "counties", "save_as": "bamboo_carbon"}
-    monkeypatch.setenv("GONGFU_API_KEYS", "bureau-key")
     assert client.get(f"/rasters/{RASTER}/zonal", params=params).status_code == 401
     client.headers["Authorization"] = "Bearer bureau-key"
     body = client.get(f"/rasters/{RASTER}/zonal", params=params).json()

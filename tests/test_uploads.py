@@ -388,11 +388,11 @@ def test_geojson_with_mixed_and_nested_values_is_stored(app_env) -> None:
 
 
 def test_token_secret_is_created_once_under_races(tmp_path: Path) -> None:
-    from layers.uploads import Tokens
+    from layers.uploads import load_secret
 
     secrets_seen: list[bytes] = []
     threads = [threading.Thread(target=lambda: secrets_seen.append(
-        Tokens.load_secret(tmp_path / "u"))) for _ in range(16)]
+        load_secret(tmp_path / "u"))) for _ in range(16)]
     for thread in threads:
         thread.start()
     for thread in threads:

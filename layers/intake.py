@@ -1,0 +1,58 @@
+"""The upload intake pipeline, once for API and CLI: read → report → owner token → save.
+
+Callers bring a work folder holding the received files (the API streams them there, the CLI
+copies them); `Uploads.intake` reads it (encoding and CRS resolved, geometry repaired),
+builds the bilingual report, and, unless it is a dry run, issues a token when the caller has
+none and saves the upload privately. The work folder is the caller's to remove.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from geo.archive import UnpackLimits
+from geo.vector_read import read_folder
+from layers.store import Store
+from layers.uploads import Tokens, UploadRecord, build_report, huzhou_outline
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What an intake produced: always the report; the record and, for a new owner, the token
+    once saved."""
+
+    report: dict
+    record: UploadRecord | None = None
+    token: str | None = None
+
+
+class Uploads:
+    """Planners' private uploads beside a public store: where they live, who owns them, and
+    how big they may be."""
+
+    def __init__(self, public: Store, folder: Path, api_keys: set[str],
+                 limits: UnpackLimits) -> None:
+        self.public = public
+        self.store = public.upload_store(Path(folder))
+        self.tokens = Tokens(public.token_secret(Path(folder)), api_keys)
+        self.limits = limits
+
+    def owner(self, token: str | None) -> str | None:
+        """The owner id behind a token (an issued token or an API key), else None."""
+        return self.tokens.owner(token)
+
+    def intake(self, work: Path, filename: str, crs: str | None = None,
+               dry_run: bool = False, owner: str | None = None) -> Intake:
+        """Read the files in `work`, report, and save unless `dry_run` (blocking; run it off
+        the event loop). `crs` overrides what the files say, e.g. "EPSG:4549" or "GCJ-02"."""
+        read = read_folder(work, crs_override=crs, limits=self.limits)
+        report = build_report(read, filename, huzhou_outline(self.public))
+        if dry_run:
+            return Intake(report)
+        token = None
+        if owner is None:
+            token = self.tokens.issue()
+            owner = self.tokens.owner(token)
+        record = self.store.save(owner, read, report, filename)
+        return Intake(report, record, token)
