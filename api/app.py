@@ -11,6 +11,7 @@ from api import downloads, features, maps, overlay_map, tiles, uploads
 from api import ecology, ecology_map, rasters
 from api import choropleth_map, indicators, places
 from api import axes, axes_map
+from api.deps import Services
 from api.errors import install_error_handlers
 from api.negotiation import wants_html
 from api.settings import Settings
@@ -24,8 +25,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         description="OGC API – Features, downloads and maps for Huzhou planners.",
         version="0.1.0",
     )
-    app.state.settings = settings
-    app.state.store = store or settings.open_store()
+    services = Services(settings, store or settings.open_store())
+    app.state.services = services
+    # plain aliases for the few places that hold the app, not a request (middleware, pages)
+    app.state.settings, app.state.store = services.settings, services.store
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
 

@@ -21,7 +21,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from geo import geojson
-from api.auth import require_api_key
+from api.deps import require_api_key
 from geo.errors import InvalidParameter
 from layers.axes import (ACCESS_THRESHOLDS_KM, AXIS_LAYER_IDS, BENCHMARK_SOURCE,
                          DEFAULT_BUFFER_KM, GENERATION_RULE, PROVINCIAL_AREA_SHARE_PCT,

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from folium.template import Template
 
 from api.maps import ATTRIBUTION, AtlasMap, Attribution, InfoBox
-from api.rasters import raster_catalog
+from api.deps import raster_catalog
 from geo.raster import RasterMeta, info
 from layers.ecology import CARBON_DENSITY_RASTER, BambooParameters, ledger_frame
 

@@ -13,6 +13,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from api.deps import store_of
 from api.negotiation import wants_html
 from api.pages import render_page
 from api.query import ITEMS_PARAMS, ItemsQuery
@@ -33,10 +34,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
 GEOJSON = "application/geo+json"
-
-
-def store_of(request: Request) -> Store:
-    return request.app.state.store
 
 
 def _base(request: Request) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from api.auth import require_api_key
+from api.deps import require_api_key
 
 from geo.errors import InvalidParameter, PayloadTooLarge
 from layers import indicators

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from api.maps import ATTRIBUTION, AtlasMap, Attribution, InfoBox
-from api.uploads import PRIVATE, owner_of, uploads_of
+from api.deps import PRIVATE, owner_of, raster_catalog, uploads_of
 from layers.overlay import ZONE_LAYERS, overlay
 from layers.uploads import ID_FIELD
 
@@ -125,7 +125,6 @@ def overlay_map(request: Request, upload_id: str) -> HTMLResponse:
     """The upload over counties (and townships / axis domains when present); owner only."""
     record, upload_store = uploads_of(request).store.layers_store(
         upload_id, owner_of(request, required=False))
-    from api.rasters import raster_catalog
 
     root = request.scope.get("root_path", "").rstrip("/")
     public = request.app.state.store

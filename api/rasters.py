@@ -7,7 +7,6 @@ Paths live under /rasters/{raster}/… so they never collide with the vector til
 from __future__ import annotations
 
 import tempfile
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +16,7 @@ import shapely
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from api.auth import require_api_key
+from api.deps import raster_catalog, require_api_key
 from geo.errors import InvalidParameter, PayloadTooLarge
 from geo.raster import (RasterCatalog, RasterMeta, check_raster_id, colormap, import_raster,
                         info, legend_png, legend_stops, tile_png, zonal_stats)
@@ -27,17 +26,6 @@ router = APIRouter(tags=["rasters 栅格"])
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # planners' GeoTIFFs; bigger ones go through the CLI
 MAX_ZONES = 5000
-_demo_lock = threading.Lock()
-
-
-def raster_catalog(request: Request) -> RasterCatalog:
-    """The app's raster folder (beside the store), with the demo raster built on first use."""
-    catalog = RasterCatalog(request.app.state.settings.raster_folder())
-    if not catalog.has(CARBON_DENSITY_RASTER):
-        with _demo_lock:
-            if not catalog.has(CARBON_DENSITY_RASTER):
-                build_demo_raster(request.app.state.store, catalog)
-    return catalog
 
 
 Catalog = Annotated[RasterCatalog, Depends(raster_catalog)]

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from api.deps import pmtiles_folder, vector_tiles
 from geo.mvt import MEDIA_TYPE
 from geo.tiles import DEFAULT_BUFFER, MAX_SIMPLIFY_ZOOM, check_tile, geometry_kind
 from layers.pmtiles_archive import PMTilesFolder, layers_bounds
@@ -30,24 +31,6 @@ router = APIRouter(tags=["Vector tiles 矢量瓦片"])
 
 TILEJSON_MAXZOOM = MAX_SIMPLIFY_ZOOM + 2  # clients overzoom past this; the server answers to 24
 PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
-
-
-def tiles_of(state: Any) -> VectorTiles:
-    """The app's tile service (in app.state), made on first use."""
-    if getattr(state, "vector_tiles", None) is None:
-        state.vector_tiles = VectorTiles(state.store, state.settings.tile_cache_mb * 2**20)
-    return state.vector_tiles
-
-
-def vector_tiles(request: Request) -> VectorTiles:
-    return tiles_of(request.app.state)
-
-
-def pmtiles_folder(request: Request) -> PMTilesFolder:
-    state = request.app.state
-    if getattr(state, "pmtiles", None) is None:
-        state.pmtiles = PMTilesFolder(state.settings.pmtiles_dir)
-    return state.pmtiles
 
 
 def _properties(text: str | None) -> list[str] | None:
@@ -314,7 +297,7 @@ class CachedTiles:
 
     async def _answer(self, scope: dict, path: str, match: re.Match, send: Any) -> bool:
         if self._tiles is None:
-            self._tiles = tiles_of(self.atlas.state)
+            self._tiles = self.atlas.state.services.tiles
             self._cache_control = b"public, max-age=%d" % self.atlas.state.settings.tile_max_age
         tiles = self._tiles
         if tiles.cache is None:
@@ -364,7 +347,7 @@ def serving_app() -> CachedTiles:
     from api.app import create_app
 
     app = create_app()
-    threading.Thread(target=prebuild, args=(tiles_of(app.state),), name="tile-prebuild",
+    threading.Thread(target=prebuild, args=(app.state.services.tiles,), name="tile-prebuild",
                      daemon=True).start()
     return CachedTiles(app, atlas=app)
 

@@ -21,6 +21,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from api.deps import PRIVATE, owner_of, raster_catalog, uploads_of
 from api.negotiation import wants_html
 from api.pages import render_page
 from api.upload_stream import receive
@@ -29,40 +30,9 @@ from geo.crs import resolve_crs
 from geo.errors import Unauthorized
 from geo.vector_io import resolve_encoding, resolve_format, write_vector
 from layers.overlay import RasterSource, overlay
-from layers.intake import Uploads
 from layers.uploads import ID_FIELD, UploadRecord, remove_tree
 
 router = APIRouter(tags=["uploads"])
-# Owner-only answers must not be kept by shared caches, nor leak a URL token via Referer.
-PRIVATE = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
-
-
-def uploads_of(request: Request) -> Uploads:
-    state = request.app.state
-    if getattr(state, "uploads", None) is None:
-        settings, store = state.settings, state.store
-        state.uploads = Uploads(store, settings.uploads_folder(store), settings.api_key_set(),
-                                settings.upload_limits())
-    return state.uploads
-
-
-def _token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return request.query_params.get("access_token")
-
-
-def owner_of(request: Request, required: bool) -> str | None:
-    """The caller's owner id; 401 when `required` and the token is missing or unknown."""
-    token = _token(request)
-    owner = uploads_of(request).owner(token)
-    if owner is None and (required or token):
-        raise Unauthorized(
-            "需要有效的访问令牌（Authorization: Bearer …）。",
-            "A valid access token is required (Authorization: Bearer …).",
-        )
-    return owner
 
 
 def _links(request: Request, record: UploadRecord) -> list[dict]:
@@ -192,8 +162,6 @@ async def upload_overlay(request: Request, upload_id: str,
 
 def _raster_sources(request: Request) -> list[RasterSource]:
     """Every raster in the atlas' catalogue (the bamboo carbon density among them)."""
-    from api.rasters import raster_catalog
-
     catalog = raster_catalog(request)
     return [RasterSource(meta, catalog.path(meta.id)) for meta in catalog.list()]
 

@@ -213,7 +213,7 @@ def test_layer_update_invalidates_only_its_own_tiles(own_client: TestClient) -> 
     counties_path, cities_path = (f"/tiles/{lid}/{z}/{x}/{y}.mvt" for lid in ("counties", "cities"))
     before = own_client.get(counties_path)
     cities_before = own_client.get(cities_path)
-    tiles = own_client.app.state.vector_tiles
+    tiles = own_client.app.state.services.tiles
     cities_key = next(k for k in tiles.cache._items if k[0][0][0] == "cities")
 
     store = own_client.app.state.store
