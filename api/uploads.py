@@ -17,7 +17,6 @@ from typing import Any
 from pathlib import Path
 from urllib.parse import urlencode
 
-import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -30,7 +29,9 @@ from geo.crs import resolve_crs
 from geo.errors import Unauthorized
 from geo.vector_io import resolve_encoding, resolve_format, write_vector
 from layers.overlay import RasterSource, overlay
-from layers.uploads import ID_FIELD, UploadRecord, remove_tree
+from geo.mvt import MEDIA_TYPE
+from layers.tilesets import tile_of_store
+from layers.uploads import UploadRecord, remove_tree
 
 router = APIRouter(tags=["uploads"])
 
@@ -174,30 +175,6 @@ def upload_tile(request: Request, upload_id: str, z: int, x: int, y: int) -> Res
     Uploads are small and private, so tiles are cut per request (no shared cache, no
     simplification pyramid) and marked `private, no-store`.
     """
-    import shapely
-
-    from geo.mvt import MEDIA_TYPE, TileLayer, encode
-    from geo.tiles import EXTENT, check_tile, tile_bounds, to_mercator, to_tile_coordinates
-
-    check_tile(z, x, y)
-    record, store = uploads_of(request).store.layers_store(
-        upload_id, owner_of(request, required=False))
-    bounds = tile_bounds(z, x, y)
-    pad = (bounds[2] - bounds[0]) * 64 / EXTENT  # 64-unit buffer: no seams at tile edges
-    padded = (bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
-    layers = []
-    for layer in record.layers:
-        frame = store.frame(layer.id)
-        merc = to_mercator(frame.geometry.to_numpy())
-        hits = shapely.STRtree(merc).query(shapely.box(*padded), predicate="intersects")
-        geoms = merc[hits]
-        points = shapely.get_type_id(geoms) == shapely.GeometryType.POINT
-        geoms = np.where(points, geoms, shapely.clip_by_rect(geoms, *padded))
-        keep = ~shapely.is_empty(geoms)
-        rows = frame.iloc[hits[keep]]
-        columns = [c for c in rows.columns if c != rows.geometry.name]
-        props = [{c: (None if v is None else str(v)) for c, v in zip(columns, values)
-                  if v is not None} for values in rows[columns].itertuples(index=False)]
-        layers.append(TileLayer(layer.id, to_tile_coordinates(geoms[keep], bounds),
-                                [int(i) for i in rows[ID_FIELD]], props))
-    return Response(encode(layers), media_type=MEDIA_TYPE, headers=PRIVATE)
+    _, store = uploads_of(request).store.layers_store(upload_id,
+                                                      owner_of(request, required=False))
+    return Response(tile_of_store(store, z, x, y), media_type=MEDIA_TYPE, headers=PRIVATE)

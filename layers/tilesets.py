@@ -64,11 +64,12 @@ class Tileset:
     ids: list[int | None]
     properties: list[dict]  # per feature: attribute name -> plain value (missing ones left out)
     fields: list[str]
+    simplify: bool = True  # False: every zoom cuts the full geometry (small private layers)
     _levels: dict[int, tuple[np.ndarray, shapely.STRtree]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_store(cls, store: Store, layer_id: str) -> "Tileset":
+    def from_store(cls, store: Store, layer_id: str, simplify: bool = True) -> "Tileset":
         layer = store.layer(layer_id)
         if layer.geometry_type == "None":
             raise LayerWithoutGeometry(
@@ -82,11 +83,15 @@ class Tileset:
         properties = [{k: v for k, v in ((k, _plain(v)) for k, v in row.items()) if v is not None}
                       for row in records]
         ids = [_feature_id(str(i)) for i in frame.index]
-        return cls(layer, version, to_mercator(frame.geometry.values), ids, properties, fields)
+        return cls(layer, version, to_mercator(frame.geometry.values), ids, properties, fields,
+                   simplify)
 
     def level(self, z: int) -> tuple[np.ndarray, shapely.STRtree]:
         """Geometries for zoom z and their index; the whole pyramid is built on first call."""
-        key = min(z, MAX_SIMPLIFY_ZOOM + 1)
+        key = min(z, MAX_SIMPLIFY_ZOOM + 1) if self.simplify else 0
+        if not self.simplify and key not in self._levels:
+            with self._lock:
+                self._levels[key] = (self.mercator, shapely.STRtree(self.mercator))
         if key not in self._levels:
             with self._lock:
                 if key not in self._levels:
@@ -113,6 +118,15 @@ class Tileset:
         props = [self.properties[i] if wanted is None
                  else {k: v for k, v in self.properties[i].items() if k in wanted} for i in hits]
         return mvt.TileLayer(self.layer.id, local, [self.ids[i] for i in hits], props)
+
+
+def tile_of_store(store: Store, z: int, x: int, y: int, buffer: int = DEFAULT_BUFFER) -> bytes:
+    """Tile z/x/y of every vector layer of a small store (a planner's private upload), cut on
+    request at full detail: no shared cache, no simplification pyramid to build first."""
+    check_tile(z, x, y)
+    parts = [Tileset.from_store(store, layer.id, simplify=False).cut(z, x, y, None, buffer)
+             for layer in store.layers() if layer.geometry_type != "None"]
+    return mvt.encode(parts)
 
 
 class TileCache:
