@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from api import downloads, features, maps, overlay_map, tiles, uploads
-from api import ecology, ecology_map, rasters
-from api import choropleth_map, indicators, places
-from api import axes, axes_map
+from api import axes, axes_map, choropleth_map, ecology_map, maps, overlay_map
+from api.routers import (downloads, ecology, features, indicators, places, pmtiles, rasters,
+                         tiles, uploads)
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.negotiation import wants_html
 from api.settings import Settings
+from api.tile_cache import CachedTiles, install_fast_path
 from layers.store import Store
 
 
@@ -51,8 +53,20 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(ecology.router)
     app.include_router(ecology_map.router)
     app.include_router(tiles.router)
+    app.include_router(pmtiles.router)
     app.include_router(uploads.router)
     app.include_router(overlay_map.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
-    tiles.install_fast_path(app)  # cached tiles are answered before the rest of the stack
+    install_fast_path(app)  # cached tiles are answered before the rest of the stack
     return app
+
+
+def serving_app() -> CachedTiles:
+    """The ASGI app `gongfu serve` runs (uvicorn factory): the atlas with cached tiles answered
+    before FastAPI is entered at all, whose own per-request work (telemetry check, error
+    middleware) costs about as much as a cache hit. Tile pyramids are built in the
+    background so the server answers at once."""
+    app = create_app()
+    tiles = app.state.services.tiles
+    threading.Thread(target=tiles.prebuild, name="tile-prebuild", daemon=True).start()
+    return CachedTiles(app, atlas=app)

@@ -123,8 +123,8 @@ def serve(
     """Serve the atlas (map at /, OGC API Features at /collections)."""
     import uvicorn
 
-    # api.tiles.serving_app is create_app() with cached tiles answered in front of FastAPI.
-    uvicorn.run("api.tiles:serving_app", factory=True, host=host, port=port, workers=workers)
+    # api.app.serving_app is create_app() with cached tiles answered in front of FastAPI.
+    uvicorn.run("api.app:serving_app", factory=True, host=host, port=port, workers=workers)
 
 
 def _zooms(text: str) -> list[int]:

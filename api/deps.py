@@ -11,12 +11,12 @@ import hmac
 import threading
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from api.settings import Settings
 from geo.errors import Unauthorized
 from geo.raster import RasterCatalog
-from layers.ecology import CARBON_DENSITY_RASTER, build_demo_raster
+from layers.ecology import CARBON_DENSITY_RASTER, BambooParameters, build_demo_raster
 from layers.intake import Uploads
 from layers.pmtiles_archive import PMTilesFolder
 from layers.store import Store
@@ -113,6 +113,20 @@ def require_api_key(request: Request, what_zh: str, what_en: str) -> None:
             f"{what_en} needs an API key (Authorization: Bearer …, see GONGFU_API_KEYS); "
             "a dry run does not.",
         )
+
+
+def bamboo_parameters(
+    sequestration_t_per_mu_yr: float | None = Query(None, description="t/亩/yr (default 0.39)"),
+    carbon_basis: str | None = Query(None, description="CO2e (default) or C"),
+    collection_price_yuan_per_mu_yr: float | None = Query(None, description="元/亩/yr (16.926)"),
+    trade_price_yuan_per_t: float | None = Query(None, description="元/t (73.41; or 59)"),
+    village_share: float | None = Query(None, description="0–1 (0.80)"),
+) -> BambooParameters:
+    """Accounting parameters from the sourced file, with per-request overrides."""
+    return BambooParameters.from_file().override(
+        sequestration_t_per_mu_yr=sequestration_t_per_mu_yr, carbon_basis=carbon_basis,
+        collection_price_yuan_per_mu_yr=collection_price_yuan_per_mu_yr,
+        trade_price_yuan_per_t=trade_price_yuan_per_t, village_share=village_share)
 
 
 StoreDep = Annotated[Store, Depends(store_of)]

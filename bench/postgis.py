@@ -149,7 +149,7 @@ def main() -> None:
                           ("gpkg_cold", {**gpkg_env, "GONGFU_TILE_CACHE_MB": "0"}),
                           ("pg_cold", {**pg_env, "GONGFU_TILE_CACHE_MB": "0"})):
             ports[name] = stack.enter_context(tiles_bench.uvicorn(
-                "api.tiles:serving_app", env, "/conformance", factory=True))
+                "api.app:serving_app", env, "/conformance", factory=True))
             conn = http.client.HTTPConnection("127.0.0.1", ports[name], timeout=600)
             for path in ours:  # warm caches / build the pyramid
                 assert tiles_bench.get(ports[name], path, conn)[0] in (200, 204)

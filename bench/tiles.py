@@ -6,7 +6,7 @@ One run, the same fixed tile list for every server: zooms 5–14 over Zhejiang a
 
 - bare   a raw ASGI app returning fixed bytes: for each path of the list as many bytes as our
          tile there (204 where ours is empty), so the same bytes cross the wire: the HTTP ceiling
-- ours   `gongfu serve`'s app (api.tiles:serving_app); warm: tile cache on, every tile requested once before measuring
+- ours   `gongfu serve`'s app (api.app:serving_app); warm: tile cache on, every tile requested once before measuring
 - ours   cold: GONGFU_TILE_CACHE_MB=0, every request renders (the per-layer simplified pyramid
          is built once per layer version, before measuring, as in a running server)
 - tipg   TiPg 1.6.1 over PostGIS 3 (Debian postgresql-15-postgis-3) in a private cluster on a
@@ -217,7 +217,7 @@ def features(data: bytes, layer: str) -> int:
 def china_z5(store: Path, rounds: int) -> dict:
     """Our cold z5 tiles over China's counties, sequentially (pyramid built first, timed)."""
     env = {"GONGFU_STORE_PATH": str(store), "GONGFU_TILE_CACHE_MB": "0"}
-    with uvicorn("api.tiles:serving_app", env, "/conformance", factory=True) as port:
+    with uvicorn("api.app:serving_app", env, "/conformance", factory=True) as port:
         bounds = tuple(GeoPackageStore(store).frame(LAYER).total_bounds)
         tiles = [(t.z, t.x, t.y) for t in tiles_covering(bounds, [5])]
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
@@ -267,7 +267,7 @@ def main() -> None:
         work = Path(tmp)
         store_env = {"GONGFU_STORE_PATH": str(args.store)}
 
-        warm_port = stack.enter_context(uvicorn("api.tiles:serving_app", store_env, "/conformance",
+        warm_port = stack.enter_context(uvicorn("api.app:serving_app", store_env, "/conformance",
                                                 factory=True))
         conn = http.client.HTTPConnection("127.0.0.1", warm_port, timeout=600)
         ours_bodies = {}
@@ -292,7 +292,7 @@ def main() -> None:
             uvicorn("bare_app:app", {"BARE_SIZES": str(sizes_file)}, "/", cwd=work))
         cold_env = {**store_env, "GONGFU_TILE_CACHE_MB": "0"}
         cold_port = stack.enter_context(
-            uvicorn("api.tiles:serving_app", cold_env, "/conformance", factory=True))
+            uvicorn("api.app:serving_app", cold_env, "/conformance", factory=True))
         get(cold_port, ours_paths[0])  # builds the simplified pyramid once (per layer version)
 
         dsn = stack.enter_context(postgis(args.store, [LAYER]))

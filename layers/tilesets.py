@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import threading
 import time
@@ -30,6 +31,7 @@ from geo.tiles import (DEFAULT_BUFFER, EXTENT, MAX_SIMPLIFY_ZOOM, check_buffer, 
 from layers.model import Layer
 from layers.store import Store
 
+log = logging.getLogger(__name__)
 FRESHNESS_S = 0.05  # how stale a layer version the cache fast path may act on, seconds
 ENTRY_OVERHEAD = 300  # bytes counted per cached tile besides its data (key, dict slot)
 
@@ -171,6 +173,13 @@ class TileCache:
         return len(self._items)
 
 
+def parse_properties(text: str | None) -> list[str] | None:
+    """`properties=` absent: all attributes; empty: none; else the comma-separated names."""
+    if text is None:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def parse_layer_ids(text: str) -> list[str]:
     """'counties,cities' -> ['counties', 'cities'] (order kept, duplicates refused)."""
     ids = [part.strip() for part in text.split(",")]
@@ -279,6 +288,18 @@ class VectorTiles:
             if self.cache is not None:
                 self.cache.put(key, data)
         return data
+
+    def prebuild(self) -> None:
+        """Build every vector layer's simplified pyramid now, so first map views do not wait
+        for it (China's counties take ~20 s); layers changed later are rebuilt on their next
+        tile. A broken layer is logged and skipped: it must not stop a server starting."""
+        for layer in self.store.layers():
+            if layer.geometry_type == "None":
+                continue
+            try:
+                self.tileset(layer.id).level(0)
+            except Exception:  # noqa: BLE001 - see above
+                log.exception("could not prebuild tiles of %s", layer.id)
 
     def render(self, key: tuple) -> bytes:
         versions, z, x, y, properties, buffer = key

@@ -295,8 +295,8 @@ def test_api_upload_import_and_bad_uploads(client, tmp_path, monkeypatch) -> Non
     response = client.post("/rasters", data={"id": "text"},
                            files={"file": ("a.tif", b"not a raster at all", "image/tiff")}, headers=auth)
     assert response.status_code == 422 and response.json()["code"] == "unreadable_upload"
-    import api.rasters
-    monkeypatch.setattr(api.rasters, "MAX_UPLOAD_BYTES", 1000)
+    import api.routers.rasters
+    monkeypatch.setattr(api.routers.rasters, "MAX_UPLOAD_BYTES", 1000)
     response = client.post("/rasters", data={"id": "big"},
                            files={"file": ("big.tif", data, "image/tiff")}, headers=auth)
     assert response.status_code == 413 and response.json()["message"]["zh"]

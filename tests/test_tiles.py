@@ -314,8 +314,9 @@ def test_lines_overlapping_polygons_and_empty_layers(tmp_path: Path) -> None:
 
 def test_serving_app_answers_cached_tiles_in_front_of_fastapi(store_path: Path,
                                                                monkeypatch) -> None:
-    """`gongfu serve` runs api.tiles:serving_app: same tiles, headers and errors as the app."""
-    from api.tiles import CachedTiles, serving_app
+    """`gongfu serve` runs api.app:serving_app: same tiles, headers and errors as the app."""
+    from api.app import serving_app
+    from api.tile_cache import CachedTiles
 
     monkeypatch.setenv("GONGFU_STORE_PATH", str(store_path))
     app = serving_app()
@@ -332,11 +333,10 @@ def test_serving_app_answers_cached_tiles_in_front_of_fastapi(store_path: Path,
 
 
 def test_prebuild_makes_every_vector_layer_ready(store) -> None:
-    from api.tiles import prebuild
     from layers.tilesets import VectorTiles
 
     tiles = VectorTiles(store)
-    prebuild(tiles)
+    tiles.prebuild()
     vector = [layer.id for layer in store.layers() if layer.geometry_type != "None"]
     assert vector and tiles.key(vector, 5, 26, 13, None, 64, build=False) is not None
     assert all(tiles._tilesets[layer_id]._levels for layer_id in vector)  # pyramids built

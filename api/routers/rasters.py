@@ -1,7 +1,7 @@
 """Raster layers over HTTP: PNG tiles (WebMercatorQuad), TileJSON, legends, import, zonal stats.
 
 Paths live under /rasters/{raster}/… so they never collide with the vector tiles at
-/tiles/{layers}/{z}/{x}/{y}.mvt (api/tiles.py).
+/tiles/{layers}/{z}/{x}/{y}.mvt (api/routers/tiles.py).
 """
 
 from __future__ import annotations
@@ -10,17 +10,16 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-import geopandas as gpd
-import numpy as np
-import shapely
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from api.deps import raster_catalog, require_api_key
+from api.deps import StoreDep, bamboo_parameters, raster_catalog, require_api_key
 from geo.errors import InvalidParameter, PayloadTooLarge
 from geo.raster import (RasterCatalog, RasterMeta, check_raster_id, colormap, import_raster,
                         info, legend_png, legend_stops, tile_png, zonal_stats)
-from layers.ecology import BambooParameters, CARBON_DENSITY_RASTER, account_tonnes, build_demo_raster
+from geo.geojson import polygons_from_geojson
+from layers import zonal
+from layers.ecology import CARBON_DENSITY_RASTER, BambooParameters
 
 router = APIRouter(tags=["rasters 栅格"])
 
@@ -40,20 +39,6 @@ def parse_rescale(text: str | None, meta: RasterMeta) -> tuple[float, float]:
         raise InvalidParameter("rescale 格式应为 “min,max”，例如 0,6。",
                                "rescale must be 'min,max', e.g. 0,6.") from None
     return low, high
-
-
-def bamboo_parameters(
-    sequestration_t_per_mu_yr: float | None = Query(None, description="t/亩/yr (default 0.39)"),
-    carbon_basis: str | None = Query(None, description="CO2e (default) or C"),
-    collection_price_yuan_per_mu_yr: float | None = Query(None, description="元/亩/yr (16.926)"),
-    trade_price_yuan_per_t: float | None = Query(None, description="元/t (73.41; or 59)"),
-    village_share: float | None = Query(None, description="0–1 (0.80)"),
-) -> BambooParameters:
-    """Accounting parameters from the sourced file, with per-request overrides."""
-    return BambooParameters.from_file().override(
-        sequestration_t_per_mu_yr=sequestration_t_per_mu_yr, carbon_basis=carbon_basis,
-        collection_price_yuan_per_mu_yr=collection_price_yuan_per_mu_yr,
-        trade_price_yuan_per_t=trade_price_yuan_per_t, village_share=village_share)
 
 
 def _describe(request: Request, catalog: RasterCatalog, meta: RasterMeta) -> dict:
@@ -201,83 +186,22 @@ def _too_large() -> PayloadTooLarge:
                            limit_bytes=MAX_UPLOAD_BYTES)
 
 
-def geometries_from_geojson(body: dict) -> tuple[np.ndarray, list[dict]]:
-    """Polygons and properties from a GeoJSON geometry, Feature or FeatureCollection (WGS84)."""
-    if not isinstance(body, dict) or "type" not in body:
-        raise InvalidParameter("请求体须为 GeoJSON（几何、要素或要素集合）。",
-                               "The body must be GeoJSON (geometry, Feature or FeatureCollection).")
-    if body["type"] == "FeatureCollection":
-        features = body.get("features") or []
-    elif body["type"] == "Feature":
-        features = [body]
-    else:
-        features = [{"type": "Feature", "geometry": body, "properties": {}}]
-    if not features or len(features) > MAX_ZONES:
-        raise InvalidParameter(f"须有 1–{MAX_ZONES} 个面。", f"Send 1–{MAX_ZONES} polygons.")
-    try:
-        frame = gpd.GeoDataFrame.from_features(features, crs=4326)
-    except Exception:
-        raise InvalidParameter("无法解析 GeoJSON 几何。", "Could not parse the GeoJSON geometry.") \
-            from None
-    geoms = frame.geometry.to_numpy()
-    if shapely.is_missing(geoms).any() or shapely.is_empty(geoms).any():
-        raise InvalidParameter("每个要素都须有面几何。", "Every feature needs a polygon geometry.")
-    return geoms, [f.get("properties") or {} for f in features]
-
-
-def _zonal_rows(meta: RasterMeta, results, params: BambooParameters, props: list[dict]) -> list:
-    rows = []
-    for result, properties in zip(results, props):
-        row = {"properties": properties, **result.__dict__}
-        if meta.per_ha and meta.unit.startswith("t CO2e"):
-            # the raster integrates to t CO2e/yr; value it with the same accounting model
-            row["accounting"] = account_tonnes(result.total, params).as_dict()
-        rows.append(row)
-    return rows
-
-
-def _zonal_response(meta: RasterMeta, rows: list, params: BambooParameters) -> dict:
-    return {
-        "raster": meta.id, "unit": meta.unit, "measured_in": "EPSG:4549",
-        "illustrative": meta.illustrative, "note": meta.note,
-        "total_unit": meta.unit.replace("/ha", "") if meta.per_ha else f"{meta.unit} × ha",
-        "parameters": params.__dict__, "zones": rows,
-    }
-
-
 @router.post("/rasters/{raster}/zonal")
 def zonal_for_geojson(raster: str, catalog: Catalog,
                       body: dict = Body(..., description="GeoJSON geometry/Feature/FC, WGS84"),
                       params: BambooParameters = Depends(bamboo_parameters)) -> dict:
     """Area-weighted sum and mean of the raster in each posted polygon, plus bamboo totals."""
-    meta = catalog.meta(raster)
-    geoms, props = geometries_from_geojson(body)
-    results = zonal_stats(geoms, catalog.path(raster))
-    return _zonal_response(meta, _zonal_rows(meta, results, params, props), params)
+    geoms, props = polygons_from_geojson(body, MAX_ZONES)
+    return zonal.account(catalog, raster, geoms, props, params)
 
 
 @router.get("/rasters/{raster}/zonal")
-def zonal_for_collection(raster: str, request: Request, catalog: Catalog,
+def zonal_for_collection(raster: str, request: Request, catalog: Catalog, store: StoreDep,
                          collection: str = Query(..., description="polygon layer id, e.g. counties"),
                          params: BambooParameters = Depends(bamboo_parameters),
                          save_as: str | None = Query(None, description="save totals as indicator")
                          ) -> dict:
     """Zonal statistics for every polygon of a stored layer (e.g. counties)."""
-    meta = catalog.meta(raster)
-    store = request.app.state.store
-    layer = store.layer(collection)
-    frame = store.frame(collection)
-    frame = frame[frame.geometry.notna() & frame.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if frame.empty:
-        raise InvalidParameter(f"图层“{collection}”没有面要素。",
-                               f"Layer '{collection}' has no polygon features.")
-    results = zonal_stats(frame.geometry.to_numpy(), catalog.path(raster))
-    props = [{"code": str(code), "name": str(row.get("name", ""))}
-             for code, row in zip(frame[layer.id_field], frame.to_dict("records"))]
-    body = _zonal_response(meta, _zonal_rows(meta, results, params, props), params)
     if save_as is not None:
-        from layers.ecology import save_zonal_indicators
-
         require_api_key(request, "保存指标", "Saving indicators")
-        body["saved_indicators"] = save_zonal_indicators(store, save_as, meta, body["zones"])
-    return body
+    return zonal.account_layer(catalog, raster, store, collection, params, save_as)

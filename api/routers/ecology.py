@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import math
-
 from fastapi import APIRouter, Depends, Query, Request
 
-from api.rasters import bamboo_parameters
+from api.deps import bamboo_parameters
+from geo import geojson
 from layers.ecology import (COMPUTED_FIELDS, BambooParameters, account_area, ledger_frame,
                             parameter_sources)
 
@@ -28,12 +26,6 @@ def accounting(area_mu: float = Query(..., ge=0, le=1e9, description="moso bambo
             **account_area(area_mu, params).as_dict()}
 
 
-def _clean(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 @router.get("/ecology/ledger")
 def ledger(request: Request, params: BambooParameters = Depends(bamboo_parameters)) -> dict:
     """The ledger as GeoJSON: reported figures with citations + the model's computed fields.
@@ -44,11 +36,8 @@ def ledger(request: Request, params: BambooParameters = Depends(bamboo_parameter
     features = []
     for row in frame.to_dict("records"):
         geometry = row.pop("geometry")
-        features.append({
-            "type": "Feature", "id": row["id"],
-            "geometry": None if geometry is None or geometry.is_empty else json.loads(
-                json.dumps(geometry.__geo_interface__)),
-            "properties": {k: _clean(v) for k, v in row.items()},
-        })
+        features.append({"type": "Feature", "id": row["id"],
+                         "geometry": geojson.geometry(geometry),
+                         "properties": {k: geojson.plain(v) for k, v in row.items()}})
     return {"type": "FeatureCollection", "computed_fields": list(COMPUTED_FIELDS),
             "parameters": params.__dict__, "features": features}
