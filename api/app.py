@@ -10,7 +10,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import axes, axes_map, choropleth_map, ecology_map, maps, overlay_map
-from api.routers import (downloads, ecology, features, indicators, places, pmtiles, rasters,
+from api.routers import (catalogue, downloads, ecology, features, indicators, places, pmtiles, rasters,
                          tiles, uploads)
 from api.deps import Services
 from api.errors import install_error_handlers
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return JSONResponse(features.landing(request))
 
     app.include_router(features.router)
+    app.include_router(catalogue.router)
     app.include_router(downloads.router)
     app.include_router(maps.router)
     app.include_router(axes.router)

@@ -16,6 +16,7 @@ from fastapi import Depends, Query, Request
 from api.settings import Settings
 from geo.errors import Unauthorized
 from geo.raster import RasterCatalog
+from layers.catalogue import Catalogue
 from layers.ecology import CARBON_DENSITY_RASTER, BambooParameters, build_demo_raster
 from layers.intake import Uploads
 from layers.pmtiles_archive import PMTilesFolder
@@ -50,6 +51,12 @@ class Services:
         return self._rasters
 
 
+    @property
+    def catalogue(self) -> Catalogue:
+        """Every layer a map can show: the store's vector layers and the rasters."""
+        return Catalogue(self.store, self.rasters)
+
+
 def services_of(request: Request) -> Services:
     return request.app.state.services
 
@@ -72,6 +79,10 @@ def pmtiles_folder(request: Request) -> PMTilesFolder:
 
 def raster_catalog(request: Request) -> RasterCatalog:
     return request.app.state.services.rasters
+
+
+def catalogue_of(request: Request) -> Catalogue:
+    return request.app.state.services.catalogue
 
 
 def uploads_of(request: Request) -> Uploads:
@@ -133,4 +144,5 @@ StoreDep = Annotated[Store, Depends(store_of)]
 SettingsDep = Annotated[Settings, Depends(settings_of)]
 TilesDep = Annotated[VectorTiles, Depends(vector_tiles)]
 RastersDep = Annotated[RasterCatalog, Depends(raster_catalog)]
+CatalogueDep = Annotated[Catalogue, Depends(catalogue_of)]
 UploadsDep = Annotated[Uploads, Depends(uploads_of)]

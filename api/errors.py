@@ -1,6 +1,7 @@
 """One JSON shape for every error, with a Chinese and an English message.
 
-Each error type maps to one HTTP status here, and nowhere else.
+Atlas errors carry their own HTTP status and messages (geo/errors.py); framework errors
+(validation, unknown routes, methods) are put in the same shape here.
 """
 
 from __future__ import annotations
@@ -12,32 +13,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from geo.errors import (AtlasError, InvalidData, InvalidParameter, NotFound, PayloadTooLarge,
-                        Unauthorized)
+from geo.errors import AtlasError
 
 log = logging.getLogger(__name__)
-
-STATUS_BY_ERROR: dict[type[AtlasError], int] = {
-    NotFound: 404, InvalidParameter: 400, InvalidData: 422, Unauthorized: 401,
-    PayloadTooLarge: 413,
-}
-
 
 def error_body(status: int, code: str, zh: str, en: str, **detail: object) -> dict:
     return {"status": status, "code": code, "message": {"zh": zh, "en": en}, "detail": detail}
 
 
-def _status_for(error: AtlasError) -> int:
-    for kind, status in STATUS_BY_ERROR.items():
-        if isinstance(error, kind):
-            return status
-    return 400
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AtlasError)
     async def atlas_error(_: Request, error: AtlasError) -> JSONResponse:
-        status = _status_for(error)
+        status = error.status  # each error type carries its own (geo/errors.py)
         body = error_body(status, error.code, error.message_zh, error.message_en, **error.detail)
         return JSONResponse(body, status_code=status)
 

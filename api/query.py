@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from starlette.datastructures import QueryParams
 
 from geo.crs import CRS84, CrsChoice, bbox_to_wgs84, resolve_crs
-from geo.errors import InvalidParameter
+from geo.errors import InvalidParameter, NotAnInteger, OutOfRange, UnknownFields
 from layers.model import Layer
 
 ITEMS_PARAMS = ("f", "limit", "offset", "bbox", "bbox-crs", "crs", "properties")
@@ -61,11 +61,7 @@ class ItemsQuery:
             properties = tuple(p.strip() for p in props.split(",") if p.strip())
             unknown = [p for p in properties if p not in fields]
             if unknown:
-                raise InvalidParameter(
-                    f"图层没有属性：{', '.join(unknown)}。可用属性：{', '.join(fields)}",
-                    f"Unknown properties: {', '.join(unknown)}. Available: {', '.join(fields)}",
-                    parameter="properties",
-                )
+                raise UnknownFields(unknown, fields)
         return cls(
             limit=_int(params.get("limit"), "limit", default_limit, 1, max_limit),
             offset=_int(params.get("offset"), "offset", 0, 0, 10**9),
@@ -95,17 +91,9 @@ def _int(text: str | None, name: str, default: int, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise InvalidParameter(
-            f"参数 {name} 必须是整数，而不是“{text}”。",
-            f"Parameter {name} must be an integer, not '{text}'.",
-            parameter=name,
-        ) from None
+        raise NotAnInteger(name, text) from None
     if not low <= value <= high:
-        raise InvalidParameter(
-            f"参数 {name} 必须在 {low} 到 {high} 之间（收到 {value}）。",
-            f"Parameter {name} must be between {low} and {high} (got {value}).",
-            parameter=name,
-        )
+        raise OutOfRange(name, value, low, high)
     return value
 
 

@@ -31,7 +31,8 @@ from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 
-from geo.errors import InvalidData, InvalidParameter, UnknownCollection, UnreadableUpload
+from geo.errors import (InvalidData, InvalidParameter, UnknownChoice, UnknownCollection,
+                        UnreadableUpload)
 
 WORK_CRS = "EPSG:4549"  # CGCS2000 / 3-degree Gauss-Kruger CM 120E: Huzhou's measuring plane
 TILE_SIZE = 256
@@ -227,9 +228,7 @@ def colormap(name: str) -> dict:
     try:
         return COLORMAPS.get(name.lower())
     except Exception:
-        known = ", ".join(sorted(COLORMAPS.list())[:40])
-        raise InvalidParameter(f"未知色带“{name}”。可选：{known} …",
-                               f"Unknown colormap '{name}'. Choose e.g.: {known} …") from None
+        raise UnknownChoice("colormap", name, sorted(COLORMAPS.list())) from None
 
 
 def check_rescale(rescale: tuple[float, float]) -> tuple[float, float]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import pandas as pd
 
-from geo.errors import InvalidParameter
+from geo.errors import InvalidParameter, NotAnInteger
 from layers import indicators
 from layers.classification import NO_DATA_COLOUR, Classification, classify
 from layers.store import Store
@@ -138,9 +138,7 @@ def _int(text: str, name: str) -> int:
     try:
         return int(text)
     except (TypeError, ValueError):
-        raise InvalidParameter(f"参数 {name} 须为整数，而不是“{text}”。",
-                               f"Parameter {name} must be an integer, not '{text}'.",
-                               parameter=name) from None
+        raise NotAnInteger(name, text) from None
 
 
 def values_frame(result: Choropleth) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from branca.utilities import color_brewer
 
-from geo.errors import InvalidParameter
+from geo.errors import InvalidParameter, OutOfRange, UnknownChoice
 
 SCHEMES = {
     "quantiles": "分位数 Quantiles",
@@ -103,18 +103,11 @@ def classify(values: pd.Series, scheme: str = "quantiles", k: int = 5,
              reverse: bool = False) -> Classification:
     """Classify `values` (indexed by place code; NaN = no data) with a mapclassify scheme."""
     if scheme not in SCHEMES:
-        raise InvalidParameter(
-            f"未知分级方法“{scheme}”。可用：{', '.join(SCHEMES)}",
-            f"Unknown classification scheme '{scheme}'. Available: {', '.join(SCHEMES)}",
-            parameter="scheme")
+        raise UnknownChoice("scheme", scheme, SCHEMES)
     if not K_RANGE[0] <= k <= K_RANGE[1]:
-        raise InvalidParameter(f"分级数 k 须在 3 到 9 之间（收到 {k}）。",
-                               f"The number of classes k must be 3 to 9 (got {k}).",
-                               parameter="k")
+        raise OutOfRange("k", k, *K_RANGE)
     if ramp not in RAMPS:
-        raise InvalidParameter(f"未知色带“{ramp}”。可用：{', '.join(RAMPS)}",
-                               f"Unknown colour ramp '{ramp}'. Available: {', '.join(RAMPS)}",
-                               parameter="ramp")
+        raise UnknownChoice("ramp", ramp, RAMPS)
     numbers = pd.to_numeric(values, errors="coerce").astype(float)
     present = numbers.dropna()
     y = present.to_numpy()

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.errors import InvalidParameter
+from geo.errors import InvalidParameter, UnknownChoice
 from layers.model import Layer, Provenance
 from layers.store import Store
 
@@ -69,8 +69,7 @@ class BambooParameters:
 
     def check(self) -> None:
         if self.carbon_basis not in ("CO2e", "C"):
-            raise InvalidParameter("carbon_basis 只能是 CO2e 或 C。",
-                                   "carbon_basis must be 'CO2e' or 'C'.")
+            raise UnknownChoice("carbon_basis", self.carbon_basis, ("CO2e", "C"))
         for field in fields(self):
             value = getattr(self, field.name)
             if isinstance(value, float | int) and (not math.isfinite(value) or value < 0):

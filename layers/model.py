@@ -21,7 +21,9 @@ class Provenance:
 
 @dataclass(frozen=True)
 class Layer:
-    """Metadata of one vector layer; features are WGS84 (EPSG:4326)."""
+    """Metadata of one layer. A vector layer's features are WGS84 (EPSG:4326) in a Store; a
+    raster layer (kind "raster", geometry_type "Raster") is a COG in the raster catalogue,
+    its unit and default colours in `style`."""
 
     id: str
     title_zh: str
@@ -31,7 +33,8 @@ class Layer:
     provenance: Provenance
     description: str = ""
     fields: dict[str, str] = field(default_factory=dict)  # name -> description (zh / en)
-    kind: str = "vector"
+    kind: str = "vector"  # "vector" or "raster"
+    style: dict = field(default_factory=dict)  # raster: unit, colormap, rescale (min, max)
 
     @property
     def title(self) -> str:

@@ -24,7 +24,7 @@ import pandas as pd
 import shapely
 
 from geo import mvt
-from geo.errors import InvalidParameter, LayerWithoutGeometry
+from geo.errors import InvalidParameter, LayerWithoutGeometry, UnknownFields
 from geo.tiles import (DEFAULT_BUFFER, EXTENT, MAX_SIMPLIFY_ZOOM, check_buffer, check_tile,
                        geometry_kind, simplify_levels, tile_bounds, to_mercator,
                        to_tile_coordinates)
@@ -256,11 +256,7 @@ class VectorTiles:
             known = set().union(*(s.fields for s in sets))
             unknown = [p for p in properties if p not in known]
             if unknown:
-                names = ", ".join(unknown)
-                raise InvalidParameter(
-                    f"所选图层没有属性：{names}。可选：{', '.join(sorted(known))}",
-                    f"The layers have no attribute(s): {names}. Known: {', '.join(sorted(known))}",
-                    properties=unknown)
+                raise UnknownFields(unknown, sorted(known))
             properties = tuple(properties)
         return (tuple((s.layer.id, s.version) for s in sets), z, x, y, properties, buffer)
 

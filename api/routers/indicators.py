@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.deps import require_api_key
 
-from geo.errors import InvalidParameter, PayloadTooLarge
+from geo.errors import PayloadTooLarge, UnknownChoice
 from layers import indicators
 from layers.choropleth import choropleth, spec_from_params
 from layers.indicator_upload import UploadOptions, join_table, read_table
@@ -106,8 +106,7 @@ def legend(request: Request, indicator_id: str, layer: str = "counties",
            f: str = "json") -> Response:
     """Classes, colours and counts for a layer (JSON), or the legend image (`f=png`)."""
     if f not in ("json", "png"):
-        raise InvalidParameter(f"参数 f 只能是 json 或 png，而不是“{f}”。",
-                               f"Parameter f must be 'json' or 'png', not '{f}'.", parameter="f")
+        raise UnknownChoice("f", f, ("json", "png"))
     params = {k: v for k, v in request.query_params.items() if k not in ("layer", "f")}
     spec = spec_from_params({**params, "indicator": indicator_id})
     result = choropleth(_store(request), layer, spec)

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from api.deps import StoreDep, bamboo_parameters, raster_catalog, require_api_key
 from geo.errors import InvalidParameter, PayloadTooLarge
 from geo.raster import (RasterCatalog, RasterMeta, check_raster_id, colormap, import_raster,
-                        info, legend_png, legend_stops, tile_png, zonal_stats)
+                        info, legend_png, legend_stops, tile_png)
 from geo.geojson import polygons_from_geojson
 from layers import zonal
 from layers.ecology import CARBON_DENSITY_RASTER, BambooParameters

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from typing import Any
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -26,7 +25,6 @@ from api.pages import render_page
 from api.upload_stream import receive
 from geo import geojson
 from geo.crs import resolve_crs
-from geo.errors import Unauthorized
 from geo.vector_io import resolve_encoding, resolve_format, write_vector
 from layers.overlay import RasterSource, overlay
 from geo.mvt import MEDIA_TYPE
