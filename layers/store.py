@@ -72,6 +72,9 @@ class Store(ABC):
     def _load(self, layer: Layer) -> gpd.GeoDataFrame:
         """Read all rows of a layer from the backend, indexed by feature id."""
 
+    def close(self) -> None:
+        """Release connections (a file store holds none)."""
+
     def layers(self) -> list[Layer]:
         """Metadata of every layer, in the order they were first added."""
         return [entry[0] for entry in self._meta().values()]

@@ -96,7 +96,7 @@ def test_bad_region_is_refused(text: str) -> None:
 def test_build_command_writes_a_store(tmp_path) -> None:
     from typer.testing import CliRunner
 
-    from api.cli import app
+    from cli.main import app
 
     target = tmp_path / "h.gpkg"
     result = CliRunner().invoke(app, ["build", "--region", "3305", "--store", str(target)])

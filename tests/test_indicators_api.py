@@ -14,7 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli import app as cli
+from cli.main import app as cli
 from api.settings import Settings
 from layers import indicators
 from layers.store import GeoPackageStore

@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 from typer.testing import CliRunner
 
-from api.cli import app
+from cli.main import app
 from layers.postgis_store import PostGISStore, migrations
 from layers.store import GeoPackageStore
 

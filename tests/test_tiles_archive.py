@@ -14,7 +14,7 @@ from pmtiles.tile import Compression, TileType
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli import app as cli
+from cli.main import app as cli
 from api.settings import Settings
 from layers.pmtiles_archive import tile_list
 from layers.tilesets import VectorTiles

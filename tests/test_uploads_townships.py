@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.cli import app
+from cli.main import app
 from api.settings import Settings
 from geo.measure import area_km2
 from layers.store import GeoPackageStore

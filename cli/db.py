@@ -14,7 +14,8 @@ from pathlib import Path
 
 import typer
 
-from api.settings import Settings
+from cli.errors import bilingual_errors, fail
+from cli.options import database_url, geopackage_from, store_from
 
 db_app = typer.Typer(help="PostGIS 数据库 The PostGIS store: init, migrate, load",
                      no_args_is_help=True)
@@ -22,27 +23,18 @@ db_app = typer.Typer(help="PostGIS 数据库 The PostGIS store: init, migrate, l
 DATABASE = typer.Option(None, "--database", help="PostgreSQL URL (default: GONGFU_DATABASE_URL)")
 
 
-def database_url(given: str | None) -> str:
-    """The URL given, else GONGFU_DATABASE_URL; exits with a bilingual message if neither."""
-    url = given or Settings().database_url
-    if not url:
-        typer.echo("未指定数据库：请用 --database 或设置 GONGFU_DATABASE_URL。\n"
-                   "No database: pass --database or set GONGFU_DATABASE_URL.", err=True)
-        raise typer.Exit(2)
-    return url
-
-
 def _connect(url: str):
+    """An autocommit connection, or exit 1 with the server's reason."""
     import psycopg
 
     try:
         return psycopg.connect(url, autocommit=True)
     except psycopg.OperationalError as error:
-        typer.echo(f"无法连接数据库 Cannot connect to the database: {error}", err=True)
-        raise typer.Exit(1) from None
+        fail(f"无法连接数据库 Cannot connect to the database: {error}", code=1)
 
 
 @db_app.command("init")
+@bilingual_errors
 def init(database: str = DATABASE) -> None:
     """Create the database (if the server lacks it) and apply every migration."""
     import psycopg
@@ -50,15 +42,14 @@ def init(database: str = DATABASE) -> None:
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     url = database_url(database)
-    params = conninfo_to_dict(url)
-    name = params.get("dbname")
+    name = conninfo_to_dict(url).get("dbname")
     if name:
         try:
             psycopg.connect(url).close()
         except psycopg.OperationalError as error:
             if "does not exist" not in str(error):
-                typer.echo(f"无法连接数据库 Cannot connect to the database: {error}", err=True)
-                raise typer.Exit(1) from None
+                fail(f"无法连接数据库 Cannot connect to the database: {error}", code=1)
+            # the server is there but not the database: create it from the maintenance db
             with _connect(make_conninfo(url, dbname="postgres")) as admin:
                 admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             typer.echo(f"created database {name}")
@@ -66,6 +57,7 @@ def init(database: str = DATABASE) -> None:
 
 
 @db_app.command("migrate")
+@bilingual_errors
 def migrate(database: str = DATABASE) -> None:
     """Apply the schema migrations not yet applied (layers/migrations/*.sql)."""
     _migrate(database_url(database))
@@ -83,6 +75,7 @@ def _migrate(url: str) -> None:
 
 
 @db_app.command("load")
+@bilingual_errors
 def load(
     layers: list[str] = typer.Argument(None, help="Layer ids to copy (default: all)"),
     source: Path = typer.Option(None, "--from", exists=True, dir_okay=False,
@@ -90,14 +83,9 @@ def load(
     database: str = DATABASE,
 ) -> None:
     """Copy layers (features, metadata) from a GeoPackage store into PostGIS, each atomically."""
-    from layers.postgis_store import PostGISStore
-    from layers.store import GeoPackageStore
-
-    origin = GeoPackageStore(source or Settings().store_path)
-    target = PostGISStore(database_url(database))
+    origin = geopackage_from(source)  # a GeoPackage even when GONGFU_DATABASE_URL is set
+    target = store_from(database=database_url(database))
     wanted = layers or [layer.id for layer in origin.layers()]
-    from geo.errors import AtlasError
-
     try:
         for layer_id in wanted:
             start = time.perf_counter()
@@ -106,8 +94,5 @@ def load(
             target.put(layer, frame)
             typer.echo(f"{layer_id:20s} {len(frame):6d} features  "
                        f"{time.perf_counter() - start:6.2f} s")
-    except AtlasError as error:
-        typer.echo(f"{error.message_zh}\n{error.message_en}", err=True)
-        raise typer.Exit(2) from None
     finally:
-        target.close()
+        target.close()  # a PostGIS store: give its connections back

@@ -11,16 +11,10 @@ from pathlib import Path
 
 import typer
 
-from api.settings import Settings
-from geo.errors import AtlasError
+from cli.errors import bilingual_errors, fail
+from cli.options import STORE, settings_from, store_from, where
 from geo.vector_read import read_folder
 from layers.intake import Uploads
-from layers.store import GeoPackageStore
-
-
-def _fail(error: AtlasError) -> None:
-    typer.echo(f"{error.message_zh}\n{error.message_en}", err=True)
-    raise typer.Exit(2)
 
 
 def _staged(files: list[Path]) -> Path:
@@ -34,6 +28,7 @@ def _staged(files: list[Path]) -> Path:
     return work
 
 
+@bilingual_errors
 def import_file(
     files: list[Path] = typer.Argument(..., help="zip, .shp with its parts, gpkg, geojson, kml, "
                                        "kmz or csv"),
@@ -41,24 +36,22 @@ def import_file(
     api_key: str = typer.Option(None, envvar="GONGFU_API_KEY",
                                 help="Owner: one of GONGFU_API_KEYS (else a token is issued)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only print the report"),
-    store: Path = typer.Option(None, help="Atlas GeoPackage (default: GONGFU_STORE_PATH)"),
+    store: Path = STORE,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
 ) -> None:
     """Import your own file as a private upload and print its report (中文 + English)."""
-    settings = Settings(store_path=store, database_url="") if store else Settings()
+    settings = settings_from(store)
     public = settings.open_store()  # PostGIS when GONGFU_DATABASE_URL is set: uploads shared
+    # the API's intake pipeline (layers/intake.py), so a CLI upload is the same as a POST
     uploads = Uploads(public, settings.uploads_folder(public), settings.api_key_set(),
                       settings.upload_limits())
     owner = uploads.owner(api_key) if api_key else None
     if api_key and owner is None:
-        typer.echo("API key not in GONGFU_API_KEYS / 密钥无效", err=True)
-        raise typer.Exit(2)
+        fail("API key not in GONGFU_API_KEYS / 密钥无效")
     name = files[0].name if len(files) == 1 else f"{files[0].name} (+{len(files) - 1})"
     work = _staged(files)
     try:
         done = uploads.intake(work, name, crs, dry_run, owner)
-    except AtlasError as error:
-        _fail(error)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = done.report
@@ -71,12 +64,13 @@ def import_file(
         typer.echo(f"token (keep it; only its holder can see this upload): {done.token}")
 
 
+@bilingual_errors
 def import_boundaries(
     file: Path = typer.Argument(..., help="The planner's official township boundary file"),
     level: str = typer.Option("township", help="Only 'township' for now"),
     code_field: str = typer.Option(..., help="Field holding the 9- or 12-digit township code"),
     crs: str = typer.Option(None, help="CRS when the file does not say, e.g. EPSG:4549"),
-    store: Path = typer.Option(None, help="Atlas GeoPackage (default: GONGFU_STORE_PATH)"),
+    store: Path = STORE,
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; publish nothing"),
 ) -> None:
     """Validate official township boundaries against the 72-code registry and the county
@@ -84,20 +78,15 @@ def import_boundaries(
     from layers.township_import import check_townships, township_layer
 
     if level != "township":
-        typer.echo("only --level township is supported / 目前仅支持乡镇级", err=True)
-        raise typer.Exit(2)
-    target = GeoPackageStore(store or Settings().store_path)
+        fail("only --level township is supported / 目前仅支持乡镇级")
+    target = store_from(store)
     work = _staged([file])
     try:
         read = read_folder(work, crs_override=crs)
         polygons = [layer for layer in read.layers if layer.geometry_type.endswith("Polygon")]
         if len(polygons) != 1:
-            typer.echo(f"expected one polygon layer, found {len(polygons)} / "
-                       f"应有且仅有一个面图层", err=True)
-            raise typer.Exit(2)
+            fail(f"expected one polygon layer, found {len(polygons)} / 应有且仅有一个面图层")
         check, frame = check_townships(polygons[0], code_field, target.frame("counties"))
-    except AtlasError as error:
-        _fail(error)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     source = polygons[0]
@@ -105,11 +94,10 @@ def import_boundaries(
                f"CRS {source.crs.key} ({source.crs.how})")
     typer.echo(json.dumps(check.to_dict(), ensure_ascii=False, indent=1))
     if check.blocking:
-        for reason in check.blocking:
-            typer.echo(f"{reason['zh']}\n{reason['en']}", err=True)
-        raise typer.Exit(2)
+        fail("\n".join(f"{reason['zh']}\n{reason['en']}" for reason in check.blocking))
     if dry_run:
         return
     sha = hashlib.sha256(file.read_bytes()).hexdigest()
     target.put(township_layer(file.name, sha, source, check), frame)
-    typer.echo(f"published townships: {len(check.matched)} of 72 with boundaries → {target.path}")
+    typer.echo(f"published townships: {len(check.matched)} of 72 with boundaries → "
+               f"{where(target)}")

@@ -1,4 +1,5 @@
-"""Warm a running atlas's tile cache: request every tile of some zooms over a tileset's extent.
+"""`gongfu seed`: warm a running atlas's tile cache, requesting every tile of some zooms over a
+tileset's extent.
 
 Talks only HTTP (TileJSON for the extent, then each tile over one keep-alive connection), so it
 warms exactly the process that will answer users. For tiles that outlive a restart, export a
@@ -12,11 +13,15 @@ import json
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
+import typer
+
+from cli.errors import bilingual_errors, fail
+from cli.options import zoom_range
 from geo.tiles import tiles_covering
 
 
 def seed_server(url: str, layers: str, zooms: Sequence[int],
-                progressbar: Callable = None) -> dict[str, int]:
+                progressbar: Callable | None = None) -> dict[str, int]:
     """GET every tile of `layers` at `zooms` from the server at `url`; returns counts."""
     parts = urlsplit(url.rstrip("/"))
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -62,3 +67,18 @@ class _Plain:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+@bilingual_errors
+def seed(
+    layers: str = typer.Argument(..., help="Comma-separated layer ids, e.g. counties,cities"),
+    zooms: str = typer.Option("5-12", help="Zoom range to pre-render, e.g. 5-10"),
+    url: str = typer.Option("http://127.0.0.1:8000", help="The running atlas to warm"),
+) -> None:
+    """Pre-render vector tiles in a running server's cache (every tile over the layers' extent)."""
+    levels = zoom_range(zooms)
+    try:
+        counts = seed_server(url, layers, levels, typer.progressbar)
+    except (OSError, RuntimeError) as error:  # the server, not the input: exit 1
+        fail(f"预渲染失败 Seeding failed: {error}", code=1)
+    typer.echo(f"{counts['tiles']} tiles: {counts['ok']} rendered, {counts['empty']} empty")

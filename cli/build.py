@@ -1,0 +1,43 @@
+"""`gongfu build`: the boundary layers (and Huzhou's demo layers) from the packaged sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cli.errors import bilingual_errors
+from cli.options import settings_from, where
+
+
+@bilingual_errors
+def build(
+    region: str = typer.Option("3305", help="Adcode prefix: 3305 Huzhou, 33 Zhejiang, all China"),
+    store: Path = typer.Option(None, help="GeoPackage to write (default: GONGFU_STORE_PATH, "
+                               "or GONGFU_DATABASE_URL when set)"),
+    database: str = typer.Option(None, "--database",
+                                 help="PostGIS URL to write instead of a GeoPackage"),
+) -> None:
+    """Rebuild the boundary layers from the packaged sources for a region."""
+    from layers.axes import build_axes_layers
+    from layers.boundaries import Region, build_all
+
+    settings = settings_from(store, database)
+    target = settings.open_store()
+    area = Region.parse(region)
+    built = build_all(area)
+    built += build_axes_layers(built)  # Huzhou demo development axes (示意)
+    for layer, frame in built:
+        target.put(layer, frame)
+        typer.echo(f"{layer.id:14s} {len(frame):6d} features  ({layer.title_zh})")
+    if area.covers_huzhou():
+        from geo.raster import RasterCatalog
+        from layers.ecology import build_demo_raster, ledger_layer
+
+        layer, frame = ledger_layer(target)  # after the seats it is placed against
+        target.put(layer, frame)
+        typer.echo(f"{layer.id:14s} {len(frame):6d} features  ({layer.title_zh})")
+        # where the server will look for it: GONGFU_RASTER_DIR, else beside the store file
+        meta = build_demo_raster(target, RasterCatalog(settings.raster_folder(target)))
+        typer.echo(f"raster {meta.id} ({meta.title_zh})")
+    typer.echo(f"written to {where(target)}")
