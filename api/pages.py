@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from api.deps import settings_of
+
 _ENV = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -16,5 +18,5 @@ _ENV = Environment(
 
 def render_page(template: str, request: Request, **context: Any) -> str:
     return _ENV.get_template(template).render(
-        request=request, title=request.app.state.settings.title, **context
+        request=request, title=settings_of(request).title, **context
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from api.deps import store_of
 from geopandas import GeoDataFrame
 
 from api.query import ItemsQuery
@@ -35,7 +36,7 @@ def download(
                             "(KML: WGS 84 only)"),
 ) -> Response:
     """The whole layer (or the features matching bbox/filters) as one file."""
-    store: Store = request.app.state.store
+    store: Store = store_of(request)
     layer = store.layer(collection_id)
     fmt = resolve_format(format_key)
     text_encoding = resolve_encoding(encoding_key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from api.deps import bamboo_parameters
+from api.deps import bamboo_parameters, store_of
 from geo import geojson
 from layers.ecology import (COMPUTED_FIELDS, BambooParameters, account_area, ledger_frame,
                             parameter_sources)
@@ -32,7 +32,7 @@ def ledger(request: Request, params: BambooParameters = Depends(bamboo_parameter
 
     Unplaced entries (villages without open coordinates) have `geometry: null`.
     """
-    frame = ledger_frame(params, request.app.state.store)
+    frame = ledger_frame(params, store_of(request))
     features = []
     for row in frame.to_dict("records"):
         geometry = row.pop("geometry")

