@@ -7,10 +7,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from api import downloads, features, maps, overlay_map, tiles, uploads
-from api import ecology, ecology_map, rasters
-from api import choropleth_map, indicators, places
-from api import axes, axes_map
+from api import downloads, features, tiles, uploads
+from api import ecology, rasters
+from api import indicators, places
+from api import axes
+from api.routers import maps
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.negotiation import wants_html
@@ -43,16 +44,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(downloads.router)
     app.include_router(maps.router)
     app.include_router(axes.router)
-    app.include_router(axes_map.router)
     app.include_router(indicators.router)
     app.include_router(places.router)
-    app.include_router(choropleth_map.router)
     app.include_router(rasters.router)
     app.include_router(ecology.router)
-    app.include_router(ecology_map.router)
     app.include_router(tiles.router)
     app.include_router(uploads.router)
-    app.include_router(overlay_map.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     tiles.install_fast_path(app)  # cached tiles are answered before the rest of the stack
     return app
