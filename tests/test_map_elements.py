@@ -141,6 +141,15 @@ def test_pages_load_nothing_from_other_hosts(client: TestClient, page: str) -> N
     assert remote <= {OSM_TILES}, remote
 
 
+def test_maps_package_knows_no_web_framework() -> None:
+    """maps/ is built from geo/, layers/ and maps/ only: no api/ nor FastAPI imports."""
+    package = Path(maps.elements.__file__).parent.parent
+    for path in package.rglob("*.py"):
+        imports = re.findall(r"^\s*(?:from|import) ([\w.]+)", path.read_text(), re.M)
+        bad = [m for m in imports if m.split(".")[0] in ("api", "fastapi", "starlette")]
+        assert bad == [], (path, bad)
+
+
 class _Layer:
     def __init__(self, layer_id: str) -> None:
         self.id = layer_id

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from markupsafe import Markup
-
 from maps.elements.fragment import Fragment
 
 
@@ -93,4 +91,4 @@ class Legend(Fragment):
     template = "legend.html"
 
 
-__all__ = ["Area", "Dot", "Entry", "Legend", "Line", "Links", "Markup", "Note", "Ramp"]
+__all__ = ["Area", "Dot", "Entry", "Legend", "Line", "Links", "Note", "Ramp"]
