@@ -9,9 +9,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from api import axes, axes_map, choropleth_map, ecology_map, maps, overlay_map
-from api.routers import (catalogue, downloads, ecology, features, indicators, places, pmtiles, rasters,
-                         tiles, uploads)
+from api import axes
+from api.routers import (catalogue, downloads, ecology, features, indicators, maps, places,
+                         pmtiles, rasters, tiles, uploads)
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.negotiation import wants_html
@@ -46,17 +46,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(downloads.router)
     app.include_router(maps.router)
     app.include_router(axes.router)
-    app.include_router(axes_map.router)
     app.include_router(indicators.router)
     app.include_router(places.router)
-    app.include_router(choropleth_map.router)
     app.include_router(rasters.router)
     app.include_router(ecology.router)
-    app.include_router(ecology_map.router)
     app.include_router(tiles.router)
     app.include_router(pmtiles.router)
     app.include_router(uploads.router)
-    app.include_router(overlay_map.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     install_fast_path(app)  # cached tiles are answered before the rest of the stack
     return app

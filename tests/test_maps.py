@@ -87,7 +87,7 @@ def test_osm_is_optional_and_off_by_default(html: str) -> None:
 
 
 def test_township_seats_skip_missing_geometry(client: TestClient) -> None:
-    from api.maps import build_map
+    from maps.views.home import build_map
 
     store = client.app.state.store
     fmap = build_map(store)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.maps import build_map
+from maps.views.home import build_map
 
 VECTORGRID = "/static/vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"
 
@@ -21,7 +21,9 @@ def _unescape(text: str) -> str:
 def test_layers_above_threshold_come_from_tiles(client: TestClient) -> None:
     store = client.app.state.store
     html = _unescape(build_map(store, tiles_threshold=3).get_root().render())
-    assert VECTORGRID in html and "L.vectorGrid.protobuf(" in html
+    # the page calls our loader (static/js/atlas.js), which builds L.vectorGrid.protobuf
+    assert VECTORGRID in html and "Atlas.vectorTiles(" in html
+    assert "L.vectorGrid.protobuf(" in client.get("/static/js/atlas.js").text
     assert '"/tiles/counties/{z}/{x}/{y}.mvt?properties=code,name,area_km2,area_mu"' in html
     assert "吴兴区" not in html  # the 5 counties are no longer inline
     assert "湖州市" in html  # 1 city, under the threshold: still inline GeoJSON
