@@ -12,7 +12,8 @@ Modules, each importing only those above it:
 - `accessibility`: distance (km) to the nearest node of each tier, as a raster;
 - `stats`: county statistics vs the provincial benchmarks (46.4% land, 73.7% residents);
 - `frames`: a plan's parts as GeoDataFrames;
-- `build`: `plan_axes`, `plan_layers`, `build_axes_layers`, `plan_from_store`.
+- `build`: `plan_axes`, `plan_layers`, `build_axes_layers`, `plan_from_store`;
+- `served`: the served plan and its raster, cached per store, cell size and layer versions.
 
 Lengths and buffers are computed on the CGCS2000 3° Gauss-Kruger plane (EPSG:4549).
 """
@@ -30,6 +31,7 @@ from layers.axes.model import (ACCESS_THRESHOLDS_KM, AXIS_LAYER_IDS, AXIS_TYPE_Z
                                RANK_ZH, RANKS, Axis, AxisDomain, AxisPlan, Cluster)
 from layers.axes.paths import shortest_open_path
 from layers.axes.plane import from_plane, to_plane
+from layers.axes.served import ServedPlan, ServedPlans
 from layers.axes.stats import county_stats
 from layers.axes.tables import AXIS_COLUMN_ALIASES, parse_axis_table
 
@@ -37,7 +39,8 @@ __all__ = [
     "ACCESS_THRESHOLDS_KM", "AXIS_COLUMN_ALIASES", "AXIS_LAYER_IDS", "AXIS_TYPES", "AXIS_TYPE_ZH",
     "BENCHMARK_SOURCE", "DEFAULT_BUFFER_KM", "DEMO_NODES", "FIELD_DESCRIPTIONS",
     "GENERATION_RULE", "PROVINCIAL_AREA_SHARE_PCT", "PROVINCIAL_POPULATION_SHARE_PCT", "RANKS",
-    "RANK_ZH", "Accessibility", "Axis", "AxisDomain", "AxisPlan", "Cluster", "accessibility",
+    "RANK_ZH", "Accessibility", "Axis", "AxisDomain", "AxisPlan", "Cluster", "ServedPlan",
+    "ServedPlans", "accessibility",
     "axis_domains", "axis_frame", "build_axes_layers", "cluster_area_frame", "cluster_frame",
     "county_stats", "demo_plan", "domain_frame", "from_plane", "generate_axes", "node_frame",
     "parse_axis_table", "plan_axes", "plan_from_store", "plan_layers", "shortest_open_path",
