@@ -36,7 +36,7 @@ def shortest_open_path(points: np.ndarray) -> list[int]:
                 if mask & (1 << nxt):
                     continue
                 step = mask | (1 << nxt)
-                # the tolerance keeps rounding noise from swapping equally long paths (stable output)
+                # tolerance: rounding noise must not swap equally long paths (stable output)
                 if here + dist[last, nxt] < cost[step, nxt] - 1e-9:
                     cost[step, nxt] = here + dist[last, nxt]
                     parent[step, nxt] = last
