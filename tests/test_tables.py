@@ -1,5 +1,5 @@
 """One table decoder (geo/tables.py) for every upload: encodings, sheets, delimiters, and
-bilingual errors a planner can act on."""
+bilingual errors a planner can act on; the node and indicator readers both go through it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from geo.errors import InvalidData, InvalidParameter
 from geo.tables import header_frame, read_table
+from layers import indicator_upload, settlement_nodes
 
 # Library wording that must never reach a planner (codec names, byte offsets, exception
 # classes, server paths).
@@ -136,3 +137,14 @@ def test_header_frame_names_every_column() -> None:
     assert frame.to_dict("records") == [{"名称": "甲", "名称_2": "乙", "column_3": "丙",
                                          "层级": "村"}]
 
+
+def test_node_and_indicator_readers_share_the_decoder() -> None:
+    data = "名称,层级\n𠀀村,村\n㐀村,村\n".encode("gb18030")
+    nodes = settlement_nodes.read_table(data, "nodes.csv")
+    assert nodes["名称"].tolist() == ["𠀀村", "㐀村"]
+    raw = indicator_upload.read_table(data, "nodes.csv")
+    assert raw.encoding == "gb18030" and [r[0] for r in raw.rows] == ["𠀀村", "㐀村"]
+    for reader in (settlement_nodes.read_table, indicator_upload.read_table):
+        with pytest.raises(InvalidData) as error:
+            reader(b"\xff\xfe\x00garbage\x81", "x.csv")
+        _assert_bilingual(error.value)
