@@ -29,7 +29,7 @@ class Accessibility:
     """
 
     bands: dict[str, np.ndarray]
-    transform: object
+    transform: Affine  # cell (col, row) → EPSG:4549 metres
     cell_m: float
     county_codes: list[str]
     county_index: np.ndarray

@@ -12,6 +12,7 @@ from layers.settlement_nodes import TIER_ZH, Node
 
 
 def node_frame(nodes: list[Node], county_names: dict[str, str]) -> gpd.GeoDataFrame:
+    """Nodes, placed or not (unplaced: no geometry), with tier and county names in Chinese."""
     return gpd.GeoDataFrame({
         "name": [n.name for n in nodes],
         "tier": [n.tier for n in nodes],
@@ -31,6 +32,7 @@ def node_frame(nodes: list[Node], county_names: dict[str, str]) -> gpd.GeoDataFr
 
 
 def axis_frame(axes: list[Axis]) -> gpd.GeoDataFrame:
+    """Axes as lines; `members` joined with →, `length_km` on EPSG:4549."""
     return gpd.GeoDataFrame({
         "axis_id": [a.axis_id for a in axes], "name": [a.name for a in axes],
         "rank": [a.rank for a in axes], "rank_zh": [RANK_ZH[a.rank] for a in axes],
@@ -45,6 +47,7 @@ def axis_frame(axes: list[Axis]) -> gpd.GeoDataFrame:
 
 
 def domain_frame(domains: list[AxisDomain], axes: list[Axis]) -> gpd.GeoDataFrame:
+    """Axis domains as polygons; `area_km2` on EPSG:4549, `schematic` from their axis."""
     schematic = {a.axis_id: a.schematic for a in axes}
     return gpd.GeoDataFrame({
         "axis_id": [d.axis_id for d in domains], "rank": [d.rank for d in domains],
@@ -55,6 +58,7 @@ def domain_frame(domains: list[AxisDomain], axes: list[Axis]) -> gpd.GeoDataFram
 
 
 def cluster_area_frame(clusters: list[Cluster]) -> gpd.GeoDataFrame:
+    """Clusters whose table gave polygons: the union of the hub's and members' areas."""
     with_area = [c for c in clusters if c.area is not None]
     return gpd.GeoDataFrame({
         "hub": [c.hub for c in with_area], "county_code": [c.county_code for c in with_area],
@@ -65,6 +69,7 @@ def cluster_area_frame(clusters: list[Cluster]) -> gpd.GeoDataFrame:
 
 
 def cluster_frame(clusters: list[Cluster]) -> gpd.GeoDataFrame:
+    """Clusters as spider lines from the hub to each placed member."""
     return gpd.GeoDataFrame({
         "hub": [c.hub for c in clusters], "county_code": [c.county_code for c in clusters],
         "members": ["、".join(c.members) for c in clusters],

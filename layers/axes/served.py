@@ -2,8 +2,8 @@
 its accessibility raster (EPSG:4549, `cell_m` metres a cell), rebuilt only when one of the
 layers it was read from changes.
 
-Entries are keyed by (store identity, cell size, layer versions) and bounded in number: a
-raster at 50 m cells over Huzhou holds tens of MB.
+Entries are keyed by (store identity, cell size, layer versions) and bounded in number: the
+raster over Huzhou holds ~5 MB at 200 m cells but ~85 MB at 50 m.
 """
 
 from __future__ import annotations
