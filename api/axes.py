@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +22,11 @@ from fastapi.responses import Response
 from geo import geojson
 from api.deps import require_api_key
 from geo.errors import InvalidParameter
-from layers.axes import (ACCESS_THRESHOLDS_KM, AXIS_LAYER_IDS, BENCHMARK_SOURCE,
-                         DEFAULT_BUFFER_KM, GENERATION_RULE, PROVINCIAL_AREA_SHARE_PCT,
-                         PROVINCIAL_POPULATION_SHARE_PCT, Accessibility, AxisPlan,
-                         accessibility, county_stats, plan_axes, plan_from_store, plan_layers)
+from layers.axes import (ACCESS_THRESHOLDS_KM, BENCHMARK_SOURCE, DEFAULT_BUFFER_KM,
+                         GENERATION_RULE, PROVINCIAL_AREA_SHARE_PCT,
+                         PROVINCIAL_POPULATION_SHARE_PCT, Accessibility, AxisPlan, county_stats,
+                         plan_axes, plan_layers)
+from layers.axes.served import ServedPlans
 from layers.settlement_nodes import TIER_ZH, Gazetteer, parse_nodes, read_table
 from layers.store import Store
 
@@ -36,29 +36,12 @@ MAX_TABLE_BYTES = 5 * 1024 * 1024
 _SCENARIO = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _RESPONSE_KEYS = {"axis_nodes": "nodes", "axes": "axes", "axis_domains": "domains",
                   "axis_clusters": "clusters", "axis_cluster_areas": "cluster_areas"}
-_cache_lock = threading.Lock()
-_cache: dict[tuple, tuple[AxisPlan, Gazetteer, Accessibility]] = {}
+# Served plans cached per store, cell size and layer versions (thread-safe, bounded).
+_served = ServedPlans().get
 
 
 def _store(request: Request) -> Store:
     return request.app.state.store
-
-
-def _served(store: Store, cell_m: float) -> tuple[AxisPlan, Gazetteer, Accessibility]:
-    """The served plan, its gazetteer and accessibility grid, cached per layer versions."""
-    have = {layer.id for layer in store.layers()}
-    if not set(AXIS_LAYER_IDS) <= have:
-        raise InvalidParameter(
-            "数据库中没有发展轴图层：请运行 gongfu build。",
-            "The store has no development-axis layers: run `gongfu build`.")
-    key = (id(store), cell_m, *(store.version(i) for i in (*AXIS_LAYER_IDS, "counties")))
-    with _cache_lock:
-        if key not in _cache:
-            plan = plan_from_store(store)
-            gaz = Gazetteer.from_store(store)
-            _cache.clear()
-            _cache[key] = (plan, gaz, accessibility(plan.nodes, gaz.counties, cell_m))
-        return _cache[key]
 
 
 def _unplaced(plan: AxisPlan) -> list[dict]:

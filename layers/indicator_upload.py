@@ -9,8 +9,6 @@ ambiguous, duplicates and values that are not numbers. Nothing is saved here.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import unicodedata
 from collections import Counter
@@ -19,6 +17,7 @@ from datetime import date
 
 import pandas as pd
 
+from geo import tables
 from geo.errors import InvalidParameter, UnreadableUpload
 from layers.indicator_values import parse_value
 from layers.indicators import IndicatorTable
@@ -86,63 +85,10 @@ class JoinResult:
 
 
 def read_table(data: bytes, filename: str, sheet: str | None = None) -> RawTable:
-    """CSV (UTF-8 with or without BOM, else GB18030 ⊇ GBK) or XLSX → cells as text."""
-    if not data:
-        raise UnreadableUpload("上传的文件是空的。", "The uploaded file is empty.")
-    name = filename.lower()
-    if name.endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
-        grid, encoding, sheet_name = _xlsx_grid(data, sheet)
-    elif name.endswith(".xls"):
-        raise UnreadableUpload("不支持旧版 .xls，请另存为 .xlsx 或 CSV。",
-                               "Old .xls files are not supported; save as .xlsx or CSV.")
-    else:
-        text, encoding = _decode(data)
-        sample = text[:4096]
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
-        except csv.Error:
-            dialect = csv.excel
-        grid = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text), dialect)]
-        sheet_name = ""
-    return _locate_header(grid, encoding, sheet_name)
-
-
-def _decode(data: bytes) -> tuple[str, str]:
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError:
-        raise UnreadableUpload("无法识别文件编码（既非 UTF-8 也非 GBK/GB18030）。",
-                               "Cannot decode the file: neither UTF-8 nor GBK/GB18030.") from None
-
-
-def _xlsx_grid(data: bytes, sheet: str | None) -> tuple[list[list[str]], str, str]:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many types for a broken file
-        raise UnreadableUpload("无法读取 XLSX 文件。", f"Cannot read the XLSX file: {error}") \
-            from None
-    if sheet is not None and sheet not in book.sheetnames:
-        raise InvalidParameter(f"没有工作表“{sheet}”。现有：{', '.join(book.sheetnames)}",
-                               f"No sheet '{sheet}'. Sheets: {', '.join(book.sheetnames)}",
-                               parameter="sheet")
-    ws = book[sheet] if sheet else book.worksheets[0]
-    grid = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-    book.close()
-    return grid, "xlsx", ws.title
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # codes typed as numbers: 330523.0 → "330523"
-    return str(value).strip()
+    """CSV (UTF-8 with or without BOM, else GB18030 ⊇ GBK; delimiter sniffed) or XLSX (the
+    first or the named sheet) → cells as text below the detected header."""
+    table = tables.read_table(data, filename, sheet)
+    return _locate_header(table.grid, table.encoding or table.kind, table.sheet)
 
 
 def _locate_header(grid: list[list[str]], encoding: str, sheet: str) -> RawTable:

@@ -10,15 +10,14 @@ planner gets one answer listing them all.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from geo import tables
 from geo.crs import CrsChoice, resolve_crs, to_wgs84
 from geo.errors import AtlasError, InvalidData
 
@@ -173,27 +172,10 @@ class NodeTable:
 
 
 def read_table(content: bytes, filename: str) -> pd.DataFrame:
-    """A CSV (UTF-8 or GBK) or XLSX upload as a frame of strings."""
-    suffix = Path(filename or "").suffix.lower()
-    try:
-        if suffix in (".xlsx", ".xlsm"):
-            frame = pd.read_excel(io.BytesIO(content), dtype=str, engine="openpyxl")
-        elif suffix in (".csv", ".txt", ""):
-            try:
-                text = content.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                text = content.decode("gbk")  # Excel on Chinese Windows saves CSV as GBK
-            frame = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True)
-        else:
-            raise InvalidData(f"不支持的表格格式“{suffix}”：请用 CSV 或 XLSX。",
-                              f"Unsupported table format '{suffix}': use CSV or XLSX.")
-    except AtlasError:
-        raise
-    except Exception as error:  # pandas/openpyxl raise many kinds for a broken file
-        raise InvalidData(f"无法读取表格“{filename}”：{error}",
-                          f"Cannot read the table '{filename}': {error}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.fillna("")
+    """A node or axis table (CSV in UTF-8 or GBK/GB18030, or XLSX) as a frame of strings,
+    the first non-blank row its header. Comma-separated only, as node tables always were: a
+    sniffer could take a separator from inside a quoted WKT polygon or a note."""
+    return tables.header_frame(tables.read_table(content, filename or "", delimiters=","))
 
 
 def canonical_columns(frame: pd.DataFrame, aliases: dict[str, tuple[str, ...]]) -> pd.DataFrame:
