@@ -9,8 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from api import axes
-from api.routers import (catalogue, downloads, ecology, features, indicators, maps, places,
+from api.routers import (axes, catalogue, downloads, ecology, features, indicators, maps, places,
                          pmtiles, rasters, tiles, uploads)
 from api.deps import Services
 from api.errors import install_error_handlers

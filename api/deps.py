@@ -16,6 +16,7 @@ from fastapi import Depends, Query, Request
 from api.settings import Settings
 from geo.errors import Unauthorized
 from geo.raster import RasterCatalog
+from layers.axes.served import ServedPlans
 from layers.catalogue import Catalogue
 from layers.ecology import CARBON_DENSITY_RASTER, BambooParameters, build_demo_raster
 from layers.intake import Uploads
@@ -37,6 +38,7 @@ class Services:
         self.pmtiles = PMTilesFolder(settings.pmtiles_dir)
         self.uploads = Uploads(store, settings.uploads_folder(store), settings.api_key_set(),
                                settings.upload_limits())
+        self.axis_plans = ServedPlans()  # the served axes plan per store version (cached)
         self._rasters = RasterCatalog(settings.raster_folder())
         self._demo_lock = threading.Lock()
 

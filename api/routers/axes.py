@@ -19,16 +19,14 @@ import numpy as np
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
+from api.deps import require_api_key, services_of, store_of
 from geo import geojson
-from api.deps import require_api_key
 from geo.errors import InvalidParameter
 from layers.axes import (ACCESS_THRESHOLDS_KM, BENCHMARK_SOURCE, DEFAULT_BUFFER_KM,
                          GENERATION_RULE, PROVINCIAL_AREA_SHARE_PCT,
                          PROVINCIAL_POPULATION_SHARE_PCT, Accessibility, AxisPlan, county_stats,
                          plan_axes, plan_layers)
-from layers.axes.served import ServedPlans
 from layers.settlement_nodes import TIER_ZH, Gazetteer, parse_nodes, read_table
-from layers.store import Store
 
 router = APIRouter(tags=["axes 发展轴"])
 
@@ -37,11 +35,6 @@ _SCENARIO = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _RESPONSE_KEYS = {"axis_nodes": "nodes", "axes": "axes", "axis_domains": "domains",
                   "axis_clusters": "clusters", "axis_cluster_areas": "cluster_areas"}
 # Served plans cached per store, cell size and layer versions (thread-safe, bounded).
-_served = ServedPlans().get
-
-
-def _store(request: Request) -> Store:
-    return request.app.state.store
 
 
 def _unplaced(plan: AxisPlan) -> list[dict]:
@@ -76,7 +69,7 @@ def axes_stats(request: Request,
                cell_m: float = Query(200.0, description="Raster cell size, m (50–200)")) -> dict:
     """Per-county axis length, domain shares vs 46.4%/73.7%, distance shares; unplaced nodes."""
     _check_cell(cell_m)
-    plan, gaz, access = _served(_store(request), cell_m)
+    plan, gaz, access = services_of(request).axis_plans.get(store_of(request), cell_m)
     return _stats_body(plan, gaz, access)
 
 
@@ -84,7 +77,7 @@ def axes_stats(request: Request,
 def accessibility_tif(request: Request, cell_m: float = Query(200.0)) -> Response:
     """Distance (km) to the nearest node of each tier: GeoTIFF in EPSG:4549, one band a tier."""
     _check_cell(cell_m)
-    _, _, access = _served(_store(request), cell_m)
+    _, _, access = services_of(request).axis_plans.get(store_of(request), cell_m)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "axes_accessibility.tif"
         access.write_geotiff(path)
@@ -139,7 +132,7 @@ async def generate(
         raise InvalidParameter(
             "保存时须给出方案名 scenario（小写字母开头，仅含 a-z、0-9、_，至多 32 字符）。",
             "Saving needs a scenario name (lowercase letter first, a-z 0-9 _ only, ≤ 32).")
-    store = _store(request)
+    store = store_of(request)
     gaz = Gazetteer.from_store(store)
     table = parse_nodes(read_table(await _read(nodes), nodes.filename or "nodes.csv"), gaz, crs)
     axis_table = None
