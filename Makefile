@@ -27,6 +27,10 @@ static/vendor/.installed: package.json package-lock.json
 	mkdir -p static/vendor/leaflet-ant-path static/vendor/leaflet-textpath
 	cp node_modules/leaflet-ant-path/dist/leaflet-ant-path.js node_modules/leaflet-ant-path/dist/leaflet-ant-path.js.map static/vendor/leaflet-ant-path/
 	cp node_modules/leaflet-textpath/leaflet.textpath.js static/vendor/leaflet-textpath/
+	mkdir -p static/vendor/echarts static/vendor/swagger-ui
+	cp node_modules/echarts/dist/echarts.min.js static/vendor/echarts/
+	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+		node_modules/swagger-ui-dist/favicon-32x32.png static/vendor/swagger-ui/
 	touch $@
 
 data: $(STORE)

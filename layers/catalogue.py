@@ -10,6 +10,33 @@ from layers.store import Store
 
 RASTER_CRS = "EPSG:4549"  # rasters are stored on the CGCS2000 3° GK plane (geo/raster.py)
 
+# Themes a planner browses by (the workspace's catalogue panel groups layers under them).
+THEMES = {
+    "admin": ("行政区划", "Administrative divisions"),
+    "axes": ("发展轴", "Development axes"),
+    "ecology": ("生态资源", "Ecological assets"),
+    "indicators": ("指标专题", "Indicator themes"),
+    "mine": ("我的数据", "My data"),
+    "other": ("其他", "Other"),
+}
+_ADMIN = {"cities", "counties", "county_seats", "townships", "villages"}
+_AXES_SUFFIXES = ("axis_nodes", "axes", "axis_domains", "axis_clusters", "axis_cluster_areas",
+                  "projects")
+
+
+def theme_of(layer: Layer) -> str:
+    """The theme a layer is listed under: by id for the shipped layers, by suffix for saved
+    axes scenarios (`{scenario}_axes`, …), rasters under ecology."""
+    if layer.id in _ADMIN:
+        return "admin"
+    if layer.id.endswith(_AXES_SUFFIXES):
+        return "axes"
+    if layer.kind == "raster" or layer.id.startswith(("bamboo", "ecology", "carbon")):
+        return "ecology"
+    if layer.id.startswith(("index_", "indicator")):
+        return "indicators"
+    return "other"
+
 
 def raster_layer(meta: RasterMeta) -> Layer:
     """A raster's catalogue entry as a Layer of kind "raster"."""

@@ -8,7 +8,10 @@ from layers.catalogue import Catalogue
 def test_catalogue_lists_vector_and_raster_layers_with_provenance(client) -> None:
     body = client.get("/catalogue").json()
     by_id = {entry["id"]: entry for entry in body["layers"]}
-    assert by_id["counties"]["kind"] == "vector"
+    assert by_id["counties"]["kind"] == "vector" and by_id["counties"]["theme"] == "admin"
+    assert by_id["axes"]["theme"] == "axes" and by_id["bamboo_ledger"]["theme"] == "ecology"
+    assert "面积" in by_id["counties"]["fields"]["area_km2"]  # the field dictionary
+    assert {t["id"]: t["title_zh"] for t in body["themes"]}["axes"] == "发展轴"
     assert by_id["counties"]["provenance"]["source"]
     assert by_id["counties"]["links"]["tiles"].endswith("/tiles/counties/{z}/{x}/{y}.mvt")
     raster = by_id["bamboo_carbon_density"]

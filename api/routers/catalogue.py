@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import CatalogueDep
 from geo.errors import UnknownChoice
+from layers.catalogue import THEMES, theme_of
 from layers.model import Layer
 
 router = APIRouter(tags=["catalogue 图层目录"])
@@ -38,9 +39,12 @@ def catalogue(request: Request, catalogue: CatalogueDep,
     if kind not in (None, "vector", "raster"):
         raise UnknownChoice("kind", kind, ("vector", "raster"))
     base = str(request.base_url).rstrip("/")
-    return {"layers": [{
-        "id": layer.id, "kind": layer.kind, "title_zh": layer.title_zh,
-        "title_en": layer.title_en, "geometry_type": layer.geometry_type,
+    return {"themes": [{"id": key, "title_zh": zh, "title_en": en}
+                       for key, (zh, en) in THEMES.items()],
+            "layers": [{
+        "id": layer.id, "kind": layer.kind, "theme": theme_of(layer),
+        "title_zh": layer.title_zh, "title_en": layer.title_en,
+        "geometry_type": layer.geometry_type, "fields": layer.fields,
         "provenance": asdict(layer.provenance), "style": layer.style,
         "version": catalogue.version(layer.id), "links": _links(base, layer),
     } for layer in catalogue.layers(kind)]}
