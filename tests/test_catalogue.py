@@ -9,7 +9,7 @@ def test_catalogue_lists_vector_and_raster_layers_with_provenance(client) -> Non
     body = client.get("/catalogue").json()
     by_id = {entry["id"]: entry for entry in body["layers"]}
     assert by_id["counties"]["kind"] == "vector" and by_id["counties"]["theme"] == "admin"
-    assert by_id["axes"]["theme"] == "axes" and by_id["bamboo_ledger"]["theme"] == "ecology"
+    assert by_id["bamboo_carbon_density"]["theme"] == "ecology"
     assert "面积" in by_id["counties"]["fields"]["area_km2"]  # the field dictionary
     assert {t["id"]: t["title_zh"] for t in body["themes"]}["axes"] == "发展轴"
     assert by_id["counties"]["provenance"]["source"]
@@ -37,3 +37,17 @@ def test_catalogue_versions_change_when_a_raster_is_rewritten(client) -> None:
     assert catalogue.version("bamboo_carbon_density") != before
     assert catalogue.version("counties") == services.store.version("counties")
     assert catalogue.layer("bamboo_carbon_density").kind == "raster"
+
+
+def test_themes_group_saved_scenarios_with_the_axes() -> None:
+    from dataclasses import replace
+
+    from layers.catalogue import theme_of
+    from layers.model import Layer, Provenance
+
+    base = Layer("x", "x", "x", "Point", "id", Provenance("s", "l", "EPSG:4326"))
+    assert theme_of(replace(base, id="anji2030_axes")) == "axes"
+    assert theme_of(replace(base, id="anji2030_axis_domains")) == "axes"
+    assert theme_of(replace(base, id="counties")) == "admin"
+    assert theme_of(replace(base, id="bamboo_ledger")) == "ecology"
+    assert theme_of(replace(base, id="mystery")) == "other"
