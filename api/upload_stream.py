@@ -102,8 +102,9 @@ async def receive(request: Request, folder: Path, max_bytes: int) -> list[str]:
     except ClientDisconnect:
         raise InvalidParameter("上传中断。", "The upload was interrupted.") from None
     except ParseError as error:
-        raise InvalidParameter("multipart 请求体格式错误。", "Malformed multipart body.",
-                               reason=str(error)[:200]) from error
+        # the parser's own text goes to the log (via the cause), not to the planner
+        raise InvalidParameter("multipart 请求体格式错误。", "Malformed multipart body.") \
+            from error
     finally:
         if part.get("out") is not None and not part["out"].closed:
             part["out"].close()

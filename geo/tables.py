@@ -41,11 +41,28 @@ class TextTable:
     kind: str  # "csv" | "xlsx"
     encoding: str | None  # "utf-8" | "gb18030" for CSV; None for a workbook
     sheet: str = ""  # worksheet read ("" for CSV)
+    # Per row, how many fields it really had (CSV) or up to its last filled cell (XLSX),
+    # before padding into a rectangle.
+    widths: tuple[int, ...] = ()
 
     @property
     def grid(self) -> list[list[str]]:
         """The cells as a list of rows."""
         return self.cells.to_numpy().tolist()
+
+    def ragged_rows(self) -> list[int]:
+        """Row numbers (1-based, as a spreadsheet or text editor counts them) of non-blank
+        rows whose field count differs from the header's (the first non-blank row). A CSV
+        row with one field too many would otherwise shift every value after it; an XLSX row
+        counts only when it has filled cells beyond the header."""
+        filled = (self.cells != "").any(axis=1).to_numpy()
+        rows = [i for i in range(len(self.widths)) if filled[i]]
+        if not rows:
+            return []
+        header = self.widths[rows[0]]
+        if self.kind == "xlsx":
+            return [i + 1 for i in rows[1:] if self.widths[i] > header]
+        return [i + 1 for i in rows[1:] if self.widths[i] != header]
 
 
 def read_table(data: bytes, filename: str = "", sheet: str | None = None,
@@ -60,10 +77,13 @@ def read_table(data: bytes, filename: str = "", sheet: str | None = None,
         raise UnreadableUpload("上传的文件是空的。", "The uploaded file is empty.")
     if _kind(data, filename) == "xlsx":
         grid, sheet_name = _xlsx_grid(data, sheet)
-        table = TextTable(_frame(grid), "xlsx", None, sheet_name)
+        widths = tuple(max((i + 1 for i, c in enumerate(row) if c != ""), default=0)
+                       for row in grid)
+        table = TextTable(_frame(grid), "xlsx", None, sheet_name, widths)
     else:
         text, encoding = decode_text(data)
-        table = TextTable(_frame(_csv_grid(text, delimiters)), "csv", encoding)
+        grid = _csv_grid(text, delimiters)
+        table = TextTable(_frame(grid), "csv", encoding, "", tuple(len(row) for row in grid))
     if not (table.cells != "").to_numpy().any():
         raise UnreadableUpload("表格中没有任何内容。", "The table has no filled cells.")
     return table

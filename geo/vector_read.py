@@ -10,7 +10,6 @@ bounding box, and counts of each geometry fix. Nothing here writes outside the f
 
 from __future__ import annotations
 
-import io
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -23,9 +22,11 @@ import pyogrio
 import shapely
 
 from geo.archive import Budget, UnpackLimits, unpack_zip
-from geo.errors import AtlasError, UnknownCrs, UnreadableUpload
+from geo.errors import AtlasError, InvalidData, UnknownCrs, UnreadableUpload
 from geo.gcj02 import transform_geometry_gcj02_to_wgs84
+from geo.kml import read_kml
 from geo.shapefile_check import Encoding, check_shp, read_dbf, resolve_encoding
+from geo.tables import header_frame, read_table
 from geo.source_crs import SourceCrs, from_file, from_override, from_prj, sniff
 
 VECTOR_SUFFIXES = {".shp", ".gpkg", ".geojson", ".json", ".kml", ".csv"}
@@ -148,6 +149,8 @@ def _read_dataset(path: Path, rel: str, override: SourceCrs | None) -> list[Read
             return _read_shapefile(path, rel, override)
         if suffix == ".csv":
             return _read_csv(path, rel, override)
+        if suffix == ".kml":
+            return _read_kml(path, rel, override)
         return _read_self_describing(path, rel, override)
     except AtlasError:
         raise
@@ -156,8 +159,8 @@ def _read_dataset(path: Path, rel: str, override: SourceCrs | None) -> list[Read
         raise UnreadableUpload(
             f"无法读取“{rel}”：文件损坏或格式不符。",
             f"Cannot read '{rel}': the file is corrupt or not what its name says.",
-            file=rel, reason=str(error)[:200],
-        ) from error
+            file=rel,
+        ) from error  # GDAL's own text (may hold a server path) is logged by the API, not shown
 
 
 def _read_shapefile(shp: Path, rel: str, override: SourceCrs | None) -> list[ReadLayer]:
@@ -220,6 +223,16 @@ def _read_self_describing(path: Path, rel: str, override: SourceCrs | None) -> l
     return out
 
 
+def _read_kml(path: Path, rel: str, override: SourceCrs | None) -> list[ReadLayer] | None:
+    """KML by our own reader (geo/kml.py): every ExtendedData field kept, WGS84 by the
+    standard unless the planner overrides it."""
+    frame = read_kml(path.read_bytes(), rel)
+    if not len(frame):
+        return None  # a KML without placemarks (styles only): listed as ignored
+    declared = override or from_file(frame.crs)
+    return _finish(frame, path.stem, rel, Encoding("utf-8", "format"), declared)
+
+
 def _looks_geographic(frame: gpd.GeoDataFrame) -> bool:
     geoms = frame.geometry.to_numpy()
     present = geoms[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]
@@ -230,24 +243,20 @@ def _looks_geographic(frame: gpd.GeoDataFrame) -> bool:
 
 
 def _read_csv(path: Path, rel: str, override: SourceCrs | None) -> list[ReadLayer] | None:
-    raw = path.read_bytes()
-    encoding = None
-    for codec in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(codec)
-            encoding = Encoding("utf-8" if codec == "utf-8-sig" else codec,
-                                "utf-8" if codec == "utf-8-sig" else codec)
-            break
-        except UnicodeDecodeError:
-            continue
-    if encoding is None:
-        raise UnreadableUpload(f"“{rel}”的文字编码无法识别。",
-                               f"'{rel}': the text encoding cannot be determined.", file=rel)
-    try:
-        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise UnreadableUpload(f"“{rel}”不是有效的 CSV。", f"'{rel}' is not valid CSV.",
-                               file=rel) from error
+    """A table with coordinate columns, decoded like every uploaded table (geo/tables.py);
+    rows whose field count differs from the header's are refused, never shifted."""
+    table = read_table(path.read_bytes(), path.name)
+    ragged = table.ragged_rows()
+    if ragged:
+        lines = ragged[:50]
+        listed = "、".join(str(n) for n in lines[:10]) + (" …" if len(ragged) > 10 else "")
+        raise InvalidData(
+            f"“{rel}”第 {listed} 行的字段数与表头不一致（多了或少了逗号），请修正后再上传。",
+            f"'{rel}': line(s) {', '.join(str(n) for n in lines[:10])} have a different number "
+            "of fields than the header (a comma too many or too few); fix them and upload "
+            "again.", file=rel, lines=lines)
+    encoding = Encoding(table.encoding or "utf-8", table.encoding or "utf-8")
+    table = header_frame(table)
     xcol = next((c for c in table.columns if c.strip().lower() in X_NAMES), None)
     ycol = next((c for c in table.columns if c.strip().lower() in Y_NAMES), None)
     if xcol is None or ycol is None:

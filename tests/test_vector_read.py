@@ -178,7 +178,7 @@ def test_kmz_with_points_and_polygons_becomes_two_layers(tmp_path: Path) -> None
     assert set(kinds) == {"Point", "Polygon"}
     point = kinds["Point"]
     assert point.crs.how == "declared" and point.crs.key == "EPSG:4326"
-    assert "<script>" in point.frame["Name"].iloc[0]  # kept as text; escaped when shown
+    assert "<script>" in point.frame["name"].iloc[0]  # kept as text; escaped when shown
     x, y = shapely.get_coordinates(point.frame.geometry.to_numpy())[0]
     assert (x, y) == pytest.approx((119.68, 30.64))
     assert point.fixes["z_dropped"] == 1  # KML coordinates carry a height (0)
