@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo.archive import UnpackLimits
+from geo.sandbox import Limits
 from layers.store import Store, open_store
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -42,6 +43,10 @@ class Settings(BaseSettings):
     upload_max_mb: float = 200.0
     upload_max_unpacked_mb: float = 1024.0
     upload_max_ratio: float = 200.0
+    # Uploads are parsed in a limited child process (geo/sandbox.py): wall-clock and CPU
+    # seconds, and MB of memory; 0 seconds reads in the server process (not for production).
+    upload_parse_seconds: float = 120.0
+    upload_parse_memory_mb: int = 2048
     # Comma-separated keys that may write shared layers and own uploads (e.g. for the CLI).
     api_keys: str = ""
 
@@ -56,6 +61,13 @@ class Settings(BaseSettings):
         return UnpackLimits(max_upload_bytes=int(self.upload_max_mb * 2**20),
                             max_unpacked_bytes=int(self.upload_max_unpacked_mb * 2**20),
                             max_ratio=self.upload_max_ratio)
+
+    def upload_sandbox(self) -> Limits | None:
+        if self.upload_parse_seconds <= 0:
+            return None
+        return Limits(wall_s=self.upload_parse_seconds,
+                      cpu_s=max(1, int(self.upload_parse_seconds)),
+                      memory_mb=self.upload_parse_memory_mb)
 
     def uploads_folder(self, store: Store | None = None) -> Path:
         """Where private uploads live: uploads_dir, else beside the store's file."""

@@ -28,6 +28,19 @@ class AtlasError(Exception):
         super().__init__(self.message_en)
         self.detail = detail
 
+    def __reduce__(self) -> tuple:
+        # Pickled whole (both messages, details) when it crosses a process boundary, e.g.
+        # from the upload sandbox; subclasses' own __init__ signatures are bypassed.
+        return (_restore, (type(self), self.message_zh, self.message_en, self.detail))
+
+
+def _restore(kind: type[AtlasError], message_zh: str, message_en: str,
+             detail: dict) -> AtlasError:
+    error = kind.__new__(kind)
+    Exception.__init__(error, message_en)
+    error.message_zh, error.message_en, error.detail = message_zh, message_en, detail
+    return error
+
 
 class InvalidParameter(AtlasError):
     """A query parameter is malformed or out of range. The templated kinds below keep this

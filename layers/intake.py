@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geo.archive import UnpackLimits
+from geo.sandbox import Limits, run_limited
 from geo.vector_read import read_folder
 from layers.store import Store
 from layers.uploads import Tokens, UploadRecord, build_report, huzhou_outline
@@ -32,11 +33,12 @@ class Uploads:
     how big they may be."""
 
     def __init__(self, public: Store, folder: Path, api_keys: set[str],
-                 limits: UnpackLimits) -> None:
+                 limits: UnpackLimits, sandbox: Limits | None = Limits()) -> None:
         self.public = public
         self.store = public.upload_store(Path(folder))
         self.tokens = Tokens(public.token_secret(Path(folder)), api_keys)
         self.limits = limits
+        self.sandbox = sandbox  # None: read in this process (trusted files, e.g. benchmarks)
 
     def owner(self, token: str | None) -> str | None:
         """The owner id behind a token (an issued token or an API key), else None."""
@@ -46,7 +48,11 @@ class Uploads:
                dry_run: bool = False, owner: str | None = None) -> Intake:
         """Read the files in `work`, report, and save unless `dry_run` (blocking; run it off
         the event loop). `crs` overrides what the files say, e.g. "EPSG:4549" or "GCJ-02"."""
-        read = read_folder(work, crs_override=crs, limits=self.limits)
+        if self.sandbox is None:
+            read = read_folder(work, crs_override=crs, limits=self.limits)
+        else:  # a crash, hang or memory blow-up in GDAL costs a child process, not the server
+            read = run_limited("geo.vector_read:read_folder", work, crs_override=crs,
+                               limits=self.limits, sandbox=self.sandbox, what=filename)
         report = build_report(read, filename, huzhou_outline(self.public))
         if dry_run:
             return Intake(report)
