@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -31,6 +30,7 @@ from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 
+from geo import durable
 from geo.errors import (InvalidData, InvalidParameter, UnknownChoice, UnknownCollection,
                         UnreadableUpload)
 
@@ -64,7 +64,7 @@ def _to_cog(plain: Path, path: Path, tmp: Path, resampling: str = "nearest") -> 
     cog = tmp / "cog.tif"
     rasterio.shutil.copy(plain, cog, driver="COG", compress="DEFLATE", blocksize=BLOCK,
                          overview_resampling=resampling.upper())
-    os.replace(cog, path)
+    durable.replace(cog, path)
 
 
 def import_raster(source: Path, path: Path, crs: str = WORK_CRS,
@@ -173,7 +173,7 @@ class RasterCatalog:
         with tempfile.NamedTemporaryFile("w", dir=self.folder, delete=False, suffix=".tmp",
                                          encoding="utf-8") as tmp:
             json.dump(asdict(meta), tmp, ensure_ascii=False, indent=1)
-        os.replace(tmp.name, target)
+        durable.replace(tmp.name, target)
 
 
 def check_raster_id(raster_id: str) -> None:

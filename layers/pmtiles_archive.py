@@ -18,6 +18,7 @@ from pmtiles.reader import MmapSource, Reader
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 
+from geo import durable
 from geo.errors import InvalidParameter, NotFound
 from geo.tiles import MERCATOR_LAT, tiles_covering
 from layers.tilesets import VectorTiles
@@ -65,7 +66,7 @@ def export(tiles: VectorTiles, layer_ids: Sequence[str], zooms: Sequence[int], p
                                        "No features in the chosen zooms: no tiles to write.")
             writer.finalize(_header(bounds, zooms), _metadata(tiles, layer_ids, zooms, bounds))
         os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
+        durable.replace(tmp_name, path)
     finally:
         Path(tmp_name).unlink(missing_ok=True)
     return {"tiles": len(todo), "written": written, "empty": len(todo) - written}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from psycopg_pool import ConnectionPool
 
+from geo import durable
 from geo.vector_read import Upload
 from layers.model import Layer
 from layers.store import GeoPackageStore, Store
@@ -87,7 +88,7 @@ class PostGISUploadStore(UploadStore):
             try:
                 with os.fdopen(fd, "wb") as out:
                     out.write(data[0])
-                os.replace(tmp, path)
+                durable.replace(tmp, path)
             finally:
                 Path(tmp).unlink(missing_ok=True)
         return record, GeoPackageStore(path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import tempfile
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from geo import durable
 from geo.errors import InvalidData, UnknownCollection, UnknownFeature
 from layers.model import Layer
 
@@ -205,9 +205,7 @@ class GeoPackageStore(Store):
         check_frame(layer, frame)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            fd, tmp_name = tempfile.mkstemp(suffix=".gpkg", dir=self.path.parent)
-            os.close(fd)
-            tmp = Path(tmp_name)
+            tmp = durable.temp_path(self.path.parent, self.path.stem, ".gpkg")
             try:
                 if self.path.exists():
                     shutil.copyfile(self.path, tmp)
@@ -216,7 +214,7 @@ class GeoPackageStore(Store):
                 _write_layer(tmp, layer, frame)
                 _write_meta(tmp, layer)
                 tmp.chmod(0o644)  # mkstemp makes 0600; the store is shared with other readers
-                os.replace(tmp, self.path)
+                durable.replace(tmp, self.path)
             finally:
                 tmp.unlink(missing_ok=True)
             self._meta_cache = None
@@ -289,4 +287,5 @@ def open_store(path: str | os.PathLike[str], database_url: str = "") -> Store:
         from layers.postgis_store import PostGISStore  # psycopg only when PostGIS is used
 
         return PostGISStore(database_url)
+    durable.sweep(Path(path).parent)  # a writer killed mid-write left its temp file behind
     return GeoPackageStore(path)

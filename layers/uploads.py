@@ -20,7 +20,6 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +28,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from geo import durable
 from geo.errors import NotFound
 from geo.measure import HUZHOU_ZONE_EPSG, MU_PER_KM2, area_km2, length_km
 from geo.vector_read import ReadLayer, Upload
@@ -103,11 +103,10 @@ def load_secret(folder: Path) -> bytes:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / ".token-secret"
     if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".secret-")  # mode 0600
+        tmp = durable.temp_path(folder, "token-secret")  # mode 0600
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(secrets.token_bytes(32))
-            os.link(tmp, path)
+            tmp.write_bytes(secrets.token_bytes(32))
+            durable.link(tmp, path)
         except FileExistsError:
             pass
         finally:
@@ -124,6 +123,7 @@ class UploadStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        durable.sweep(self.folder)  # leftovers of a save killed midway (never a live one's)
 
     def _path(self, upload_id: str) -> Path:
         if not _UPLOAD_ID.match(upload_id):
@@ -134,7 +134,8 @@ class UploadStore:
         """Write an upload atomically; returns its record."""
         self.folder.mkdir(parents=True, exist_ok=True)
         upload_id = secrets.token_hex(8)
-        tmp = self.folder / f".{upload_id}.tmp.gpkg"
+        tmp = durable.temp_path(self.folder, upload_id, ".gpkg")
+        tmp.unlink()  # GeoPackageStore creates the file itself
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:
             target = GeoPackageStore(tmp)
@@ -146,7 +147,7 @@ class UploadStore:
             record = UploadRecord(upload_id, owner, created, filename, report, layers)
             target.put(_record_layer(), _record_frame(record))
             tmp.chmod(0o600)  # private data: not readable by other accounts on the host
-            os.replace(tmp, self._path(upload_id))
+            durable.replace(tmp, self._path(upload_id))
         finally:
             tmp.unlink(missing_ok=True)
         return record

@@ -157,3 +157,26 @@ def test_readers_in_another_process_view_never_see_half_a_replacement(open_store
         thread.join()
     assert {n for n, _ in seen} == {2, 300}  # both versions were read, nothing else
     assert all(whole for _, whole in seen)
+
+
+def test_replacement_is_fsynced_before_and_after_the_rename(tmp_path, monkeypatch) -> None:
+    """A layer write reaches the disk before it takes the store's name, and the rename
+    reaches the directory before put() returns (geo/durable.py)."""
+    import os
+
+    from geo import durable
+
+    calls: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(("fsync", os.readlink(
+        f"/proc/self/fd/{fd}"))), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (calls.append(("replace", str(b))),
+                                                      real_replace(a, b))[1])
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    store.put(_layer(), _frame(["a", "b"]))
+    kinds = [kind for kind, _ in calls]
+    at = kinds.index("replace")
+    assert "fsync" in kinds[:at], "temp file not flushed before the rename"
+    assert calls[at + 1] == ("fsync", str(tmp_path)), "directory not flushed after the rename"
+    assert durable.replace.__module__ == "geo.durable"
+    assert len(store.frame("sites")) == 2

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, Upload
 from fastapi.responses import Response
 
 from api.deps import StoreDep, bamboo_parameters, raster_catalog, require_api_key
+from geo import durable
 from geo.errors import InvalidParameter, PayloadTooLarge
 from geo.raster import (RasterCatalog, RasterMeta, check_raster_id, colormap, import_raster,
                         info, legend_png, legend_stops, tile_png)
@@ -170,7 +171,7 @@ async def upload_raster(request: Request, catalog: Catalog,
         details = info(staged)
         low = details.value_min if details.value_min is not None else 0.0
         high = details.value_max if details.value_max is not None else 1.0
-        staged.replace(catalog.folder / f"{raster_id}.tif")
+        durable.replace(staged, catalog.folder / f"{raster_id}.tif")
     meta = RasterMeta(id=raster_id, title_zh=title_zh or raster_id, title_en=title_en or raster_id,
                       unit=unit, colormap=colormap_name,
                       rescale=(low, high if high > low else low + 1.0),
