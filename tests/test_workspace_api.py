@@ -138,3 +138,142 @@ def test_place_name_labels_in_gcj02_are_shifted_by_our_algorithm(client):
         assert b["geometry"]["coordinates"] != a["geometry"]["coordinates"]
     response = client.get("/basemaps/place-names.geojson", params={"crs": "EPSG:4549"})
     assert response.status_code == 400 and response.json()["message"]["zh"]
+
+
+# ---------------------------------------------------------------- downloads
+
+def _ogrinfo(*args: str) -> str:
+    """Debian's ogrinfo (gdal-bin), with no encoding hint: files must describe themselves."""
+    result = subprocess.run(["ogrinfo", "-ro", *args], capture_output=True, timeout=120,
+                            check=True, env={"PATH": "/usr/bin:/bin"})
+    return result.stdout.decode("utf-8")
+
+
+def _extent(listing: str) -> tuple[float, ...]:
+    found = re.search(r"Extent: \(([-\d.]+), ([-\d.]+)\) - \(([-\d.]+), ([-\d.]+)\)", listing)
+    assert found, listing
+    return tuple(float(v) for v in found.groups())
+
+
+def test_gbk_shapefile_in_epsg4549_reads_in_gdal_with_chinese_names(client, tmp_path):
+    response = client.get("/collections/counties/download",
+                          params={"format": "shp", "crs": "EPSG:4549", "encoding": "gbk"})
+    assert response.status_code == 200
+    archive = tmp_path / "counties.zip"
+    archive.write_bytes(response.content)
+    names = zipfile.ZipFile(archive).namelist()
+    cpg = next(n for n in names if n.endswith(".cpg"))
+    assert zipfile.ZipFile(archive).read(cpg) == b"936"
+    raw_dbf = zipfile.ZipFile(archive).read(next(n for n in names if n.endswith(".dbf")))
+    assert "安吉县".encode("gbk") in raw_dbf and "安吉县".encode("utf-8") not in raw_dbf
+    listing = _ogrinfo("-al", f"/vsizip/{archive}")
+    assert set(re.findall(r"^\s+name \(String\) = (.+)$", listing, re.M)) == {
+        "吴兴区", "南浔区", "德清县", "长兴县", "安吉县"}
+    assert "CGCS2000 / 3-degree Gauss-Kruger CM 120E" in listing
+    west, south, east, north = _extent(listing)
+    assert 300_000 < west < east < 600_000 and 3_300_000 < south < north < 3_500_000
+
+
+def test_epsg4528_has_the_zone_number_in_the_easting(client, tmp_path):
+    plain = client.get("/collections/county_seats/download",
+                       params={"format": "geojson", "crs": "EPSG:4549"}).json()
+    zoned = client.get("/collections/county_seats/download",
+                       params={"format": "geojson", "crs": "EPSG:4528"}).json()
+    for a, b in zip(plain["features"], zoned["features"]):
+        assert b["geometry"]["coordinates"][0] == pytest.approx(
+            a["geometry"]["coordinates"][0] + 40_000_000, abs=0.01)
+        assert b["geometry"]["coordinates"][1] == pytest.approx(a["geometry"]["coordinates"][1],
+                                                                abs=0.01)
+    response = client.get("/collections/county_seats/download",
+                          params={"format": "gpkg", "crs": "EPSG:4528"})
+    path = tmp_path / "seats.gpkg"
+    path.write_bytes(response.content)
+    listing = _ogrinfo("-al", "-so", str(path))
+    assert "3-degree Gauss-Kruger zone 40" in listing
+    assert 40_300_000 < _extent(listing)[0] < 40_600_000
+
+
+def test_county_extent_keeps_features_inside_that_county(client, store):
+    counties = client.get("/collections/counties/download",
+                          params={"format": "geojson", "county": "330523"}).json()
+    assert [f["properties"]["code"] for f in counties["features"]] == ["330523"]  # no neighbours
+    towns = client.get("/collections/townships/download",
+                       params={"format": "geojson", "county": "330523"}).json()
+    expected = store.frame("townships").query("county_code == '330523'")
+    assert sorted(f["properties"]["code"] for f in towns["features"]) == sorted(expected["code"])
+    anji = store.frame("counties").set_index("code").loc["330523"].geometry
+    for feature in towns["features"]:
+        if feature["geometry"]:
+            assert shapely.geometry.shape(feature["geometry"]).intersects(anji)
+    villages = client.get("/collections/villages/download",
+                          params={"format": "csv", "county": "330523"})
+    assert villages.status_code == 200
+    assert villages.text.count("\n") - 1 == (store.frame("villages")["county_code"] == "330523").sum()
+    bad = client.get("/collections/counties/download", params={"county": "110101"})
+    assert bad.status_code == 400 and "330523" in bad.json()["message"]["en"]
+
+
+HOSTILE = ["=1+1", "+SUM(2,3)", "-2+3", "@SUM(4)", "=HYPERLINK(\"http://example.invalid\",\"x\")",
+           "安吉县"]
+
+
+@pytest.fixture(scope="module")
+def hostile_client(tmp_path_factory) -> TestClient:
+    import geopandas as gpd
+
+    from layers.model import Layer, Provenance
+    from layers.store import GeoPackageStore
+
+    store = GeoPackageStore(tmp_path_factory.mktemp("hostile") / "atlas.gpkg")
+    frame = gpd.GeoDataFrame(
+        {"code": [f"p{i}" for i in range(len(HOSTILE))], "name": HOSTILE,
+         "value": [1.5, -2.0, 3.0, 0.0, 5.0, 6.0]},
+        geometry=[shapely.Point(119.6 + i / 100, 30.6) for i in range(len(HOSTILE))], crs=4326,
+    ).set_index("code", drop=False)
+    layer = Layer(id="hostile", title_zh="测试点（合成）", title_en="Synthetic test points",
+                  geometry_type="Point", id_field="code",
+                  provenance=Provenance(source="test fixture", license="CC0",
+                                        crs_of_origin="EPSG:4326", illustrative=True),
+                  fields={"code": "code", "name": "name", "value": "value"})
+    store.put(layer, frame)
+    return TestClient(create_app(Settings(store_path=store.path), store=store))
+
+
+def test_xlsx_writes_formula_like_text_as_text(hostile_client, tmp_path):
+    response = hostile_client.get("/collections/hostile/download",
+                                  params={"format": "xlsx", "crs": "EPSG:4490"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    sheet_xml = zipfile.ZipFile(io.BytesIO(response.content)).read("xl/worksheets/sheet1.xml")
+    assert b"<f>" not in sheet_xml and b"<f " not in sheet_xml  # no formula anywhere
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    rows = list(book.worksheets[0].iter_rows(values_only=True))
+    assert rows[0] == ("code", "name", "value", "lon", "lat", "WKT")
+    assert [row[1] for row in rows[1:]] == HOSTILE
+    assert [row[2] for row in rows[1:]] == [1.5, -2.0, 3.0, 0.0, 5.0, 6.0]  # numbers stay numbers
+    assert rows[1][3:5] == (pytest.approx(119.6), pytest.approx(30.6))
+    assert rows[1][5] == "POINT (119.6 30.6)"
+    for row in book.worksheets[0].iter_rows(min_row=2):
+        assert row[1].data_type == "s"
+    about = [c.value for c in book.worksheets[1]["A"]]
+    assert any("test fixture" in line for line in about)
+    assert any("示意数据" in line for line in about)
+    # GDAL's XLSX driver (which evaluates formulas) reads the text back unchanged
+    path = tmp_path / "hostile.xlsx"
+    path.write_bytes(response.content)
+    listing = _ogrinfo("-al", str(path), "hostile")
+    found = re.findall(r"^\s+name \(String\) = (.+)$", listing, re.M)
+    assert found == HOSTILE
+
+
+def test_xlsx_of_polygons_has_a_point_inside_and_wkt_or_a_clear_note(client):
+    response = client.get("/collections/counties/download",
+                          params={"format": "xlsx", "crs": "EPSG:4549", "county": "330523"})
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    header, row = list(book.worksheets[0].iter_rows(values_only=True))
+    record = dict(zip(header, row))
+    assert record["name"] == "安吉县" and 300_000 < record["x"] < 600_000
+    wkt = record["WKT"]
+    assert wkt.startswith("MULTIPOLYGON") or "Excel" in wkt
+    assert len(wkt) <= 32_767
