@@ -277,3 +277,22 @@ def test_xlsx_of_polygons_has_a_point_inside_and_wkt_or_a_clear_note(client):
     wkt = record["WKT"]
     assert wkt.startswith("MULTIPOLYGON") or "Excel" in wkt
     assert len(wkt) <= 32_767
+
+
+# ---------------------------------------------------------------- offline API docs
+
+def test_docs_are_served_offline_under_the_root_path(store_path):
+    app = create_app(Settings(store_path=store_path))
+    proxied = TestClient(app, root_path="/atlas")
+    html = proxied.get("/docs").text
+    assert "SwaggerUIBundle" in html
+    assert not re.findall(r"https?://", html), re.findall(r"https?://[^\s'\"]+", html)
+    assert '"validatorUrl": null' in html
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(r"url: '([^']+)'", html)
+    assert len(assets) == 4
+    plain = TestClient(app)
+    for asset in assets:
+        assert asset.startswith("/atlas/"), asset
+        response = plain.get(asset.removeprefix("/atlas"))
+        assert response.status_code == 200 and len(response.content) > 100, asset
+    assert plain.get("/redoc").status_code == 404
