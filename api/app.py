@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.routers import (axes, catalogue, downloads, ecology, features, indicators, maps, places,
                          pmtiles, rasters, search, tiles, uploads, workspace)
+from api.routers import print as print_router
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.negotiation import wants_html
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(uploads.router)
     app.include_router(workspace.router)
     app.include_router(search.router)
+    app.include_router(print_router.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     install_fast_path(app)  # cached tiles are answered before the rest of the stack
     return app
