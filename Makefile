@@ -39,15 +39,17 @@ $(STORE): $(STAMP)
 	$(VENV)/bin/gongfu build --region 3305 --store $(STORE)
 
 # Debian packages the tests drive as real clients: GDAL's ogrinfo, Chromium, a CJK font
-# (so screenshots show Chinese labels) and PostgreSQL 15 + PostGIS 3 (the PostGIS store's
+# (so screenshots and printed maps show Chinese labels), poppler's pdftotext (reads printed
+# PDFs back) and PostgreSQL 15 + PostGIS 3 (the PostGIS store's
 # tests start their own throwaway cluster from these binaries).
 system-deps:
 	@if ! command -v ogrinfo >/dev/null || ! test -x /usr/bin/chromium \
 			|| ! fc-list :lang=zh 2>/dev/null | grep -q . \
+			|| ! command -v pdftotext >/dev/null \
 			|| ! test -x /usr/lib/postgresql/15/bin/initdb \
 			|| ! test -f /usr/share/postgresql/15/extension/postgis.control; then \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			gdal-bin chromium fonts-wqy-microhei postgresql-15-postgis-3; \
+			gdal-bin chromium fonts-wqy-microhei poppler-utils postgresql-15-postgis-3; \
 	fi
 
 run: setup data

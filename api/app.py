@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api.routers import (axes, catalogue, downloads, ecology, features, indicators, maps, places,
-                         pmtiles, rasters, tiles, uploads)
+                         pmtiles, rasters, search, tiles, uploads, workspace)
+from api.routers import print as print_router
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.negotiation import wants_html
@@ -25,6 +27,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         title=settings.title,
         description="OGC API – Features, downloads and maps for Huzhou planners.",
         version="0.1.0",
+        # Swagger UI from our own /static (npm swagger-ui-dist), not a CDN: see /docs below.
+        # ReDoc is not offered (its bundle is not vendored).
+        docs_url=None,
+        redoc_url=None,
     )
     services = Services(settings, store or settings.open_store())
     app.state.services = services
@@ -32,6 +38,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.settings, app.state.store = services.settings, services.store
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        """Swagger UI, every asset served by us (works on an intranet without internet)."""
+        root = request.scope.get("root_path", "").rstrip("/")
+        vendor = f"{root}/static/vendor/swagger-ui"
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{settings.title} – API",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url=f"{vendor}/favicon-32x32.png",
+            # no badge fetched from validator.swagger.io (the default would call the internet)
+            swagger_ui_parameters={"validatorUrl": None})
 
     @app.get("/", include_in_schema=True)
     def home(request: Request) -> Response:
@@ -52,6 +71,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(tiles.router)
     app.include_router(pmtiles.router)
     app.include_router(uploads.router)
+    app.include_router(workspace.router)
+    app.include_router(search.router)
+    app.include_router(print_router.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     install_fast_path(app)  # cached tiles are answered before the rest of the stack
     return app

@@ -6,8 +6,12 @@ nothing rebuilds it per request.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo.archive import UnpackLimits
@@ -15,6 +19,47 @@ from geo.sandbox import Limits
 from layers.store import Store, open_store
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+BUILTIN_BASEMAP_IDS = ("none", "tianditu_vec", "tianditu_img", "amap_vec", "osm")
+_BASEMAP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class IntranetBasemap(BaseModel):
+    """One basemap served inside the bureau's network (GONGFU_BASEMAPS, a JSON list): an XYZ
+    tile template with {z}/{x}/{y} ({s} allowed, with `subdomains`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name_zh: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    url: str
+    crs: Literal["WGS84", "CGCS2000", "GCJ-02"]
+    attribution: str = Field(min_length=1)
+    subdomains: list[str] = []
+    overlay_url: str | None = None
+    max_zoom: int = Field(18, ge=0, le=24)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _BASEMAP_ID.match(value) or value in BUILTIN_BASEMAP_IDS:
+            raise ValueError(f"id '{value}' must be a-z, 0-9, '-', '_' (≤ 64) and not one of "
+                             f"the built-in ids {', '.join(BUILTIN_BASEMAP_IDS)}")
+        return value
+
+    @field_validator("url", "overlay_url")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith(("http://", "https://", "/")):
+            raise ValueError(f"url '{value}' must start with http://, https:// or /")
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in value]
+        if missing:
+            raise ValueError(f"url '{value}' lacks {' '.join(missing)} (an XYZ tile template)")
+        return value
 
 
 class Settings(BaseSettings):
@@ -49,6 +94,31 @@ class Settings(BaseSettings):
     upload_parse_memory_mb: int = 2048
     # Comma-separated keys that may write shared layers and own uploads (e.g. for the CLI).
     api_keys: str = ""
+    # 一张图 workspace basemaps: the 天地图 browser key (tk=…; the browser fetches 天地图
+    # itself, our server never proxies or caches its tiles), and intranet basemaps as a JSON
+    # list of {id, name_zh, name_en, url, crs, attribution[, subdomains, overlay_url,
+    # max_zoom]}. Both are checked at start-up (a bad value stops the server, saying why).
+    tianditu_key: str = ""
+    basemaps: str = ""
+
+    @field_validator("tianditu_key")
+    @classmethod
+    def _tianditu_key(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"[A-Za-z0-9]{8,64}", value):
+            raise ValueError("GONGFU_TIANDITU_KEY 须为天地图控制台给出的浏览器端密钥（字母数字）。"
+                             " GONGFU_TIANDITU_KEY must be the alphanumeric browser key from the "
+                             "Tianditu console.")
+        return value
+
+    @field_validator("basemaps")
+    @classmethod
+    def _basemaps(cls, value: str) -> str:
+        intranet_basemaps(value)  # raises ValueError with the reason
+        return value
+
+    def intranet_basemaps(self) -> list[IntranetBasemap]:
+        return intranet_basemaps(self.basemaps)
 
     def open_store(self) -> Store:
         """The store these settings name: PostGIS when database_url is set, else the GeoPackage."""
@@ -84,3 +154,27 @@ class Settings(BaseSettings):
         # A GeoPackage store given directly (tests, CLI --store) keeps its files beside it.
         path = getattr(store, "path", None) if store is not None else None
         return Path(path or self.store_path).parent
+
+
+def intranet_basemaps(text: str) -> list[IntranetBasemap]:
+    """GONGFU_BASEMAPS parsed and checked; ValueError (bilingual) says what is wrong."""
+    if not text or not text.strip():
+        return []
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"GONGFU_BASEMAPS 不是有效的 JSON（{error}）。"
+                         f" GONGFU_BASEMAPS is not valid JSON ({error}).") from None
+    try:
+        found = TypeAdapter(list[IntranetBasemap]).validate_python(raw)
+    except ValidationError as error:
+        where = "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"]
+                          for e in error.errors())
+        raise ValueError(f"GONGFU_BASEMAPS 配置有误：{where}。"
+                         f" GONGFU_BASEMAPS is invalid: {where}.") from None
+    ids = [b.id for b in found]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise ValueError(f"GONGFU_BASEMAPS 中底图编号重复：{', '.join(twice)}。"
+                         f" GONGFU_BASEMAPS repeats basemap ids: {', '.join(twice)}.")
+    return found

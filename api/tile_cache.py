@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 from geo.errors import AtlasError
 from geo.mvt import MEDIA_TYPE
 from geo.tiles import DEFAULT_BUFFER
-from layers.tilesets import VectorTiles, parse_layer_ids, parse_properties
+from layers.tilesets import VectorTiles, parse_layer_ids, parse_properties, tile_crs
 
 
 @lru_cache(maxsize=1024)
@@ -82,15 +82,17 @@ class CachedTiles:
             else:
                 return known
         try:
-            properties, buffer = None, DEFAULT_BUFFER
+            properties, buffer, crs = None, DEFAULT_BUFFER, "WGS84"
             if scope["query_string"]:
                 query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
                 if "properties" in query:
                     properties = parse_properties(query["properties"][-1])
                 if "buffer" in query:
                     buffer = int(query["buffer"][-1])
+                if "crs" in query:  # a GCJ-02 tile is another tile: the key must say so
+                    crs = tile_crs(query["crs"][-1])
             key = tiles.key(layer_list(match[1]), int(match[2]), int(match[3]),
-                            int(match[4]), properties, buffer, build=False)
+                            int(match[4]), properties, buffer, build=False, crs=crs)
         except (AtlasError, ValueError):
             return None  # the route answers with the bilingual error
         if key is None:

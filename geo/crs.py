@@ -55,9 +55,29 @@ SUPPORTED: tuple[CrsChoice, ...] = (
         "CGCS2000 / 3-degree Gauss-Kruger CM 120E (northing, easting)",
         4549,
     ),
+    # Same zone with the zone number (40) before the easting, as many survey sheets and
+    # 不动产/国土调查 files give it: x ≈ 40 500 000 m.
+    CrsChoice(
+        "EPSG:4528",
+        EPSG_URI.format(code=4528),
+        "CGCS2000 / 3-degree Gauss-Kruger zone 40 (northing, easting with zone number)",
+        4528,
+    ),
     CrsChoice("EPSG:3857", EPSG_URI.format(code=3857), "WGS 84 / Pseudo-Mercator", 3857),
     CrsChoice("GCJ-02", GCJ02_URI, "GCJ-02 (Amap/高德 longitude, latitude)", None),
 )
+# What planners call each CRS (Chinese first), for pickers and print legends.
+CRS_NAMES: dict[str, tuple[str, str]] = {
+    "EPSG:4490": ("2000国家大地坐标系 经纬度", "CGCS2000 geographic"),
+    "EPSG:4549": ("2000国家大地坐标系 3度带 中央经线120°（不含带号）",
+                  "CGCS2000 3-degree Gauss-Kruger CM 120E (no zone number)"),
+    "EPSG:4528": ("2000国家大地坐标系 3度带 第40带（含带号）",
+                  "CGCS2000 3-degree Gauss-Kruger zone 40 (zone number in the easting)"),
+    "EPSG:4326": ("WGS84 经纬度", "WGS84 geographic"),
+    "EPSG:3857": ("Web墨卡托", "Web Mercator (display only, not for measuring)"),
+    "GCJ-02": ("GCJ-02（高德/火星坐标）", "GCJ-02 (Amap offset coordinates)"),
+}
+
 _ALIASES = {
     "CRS84": CRS84, "OGC:CRS84": CRS84, "WGS84": CRS84,
     "GCJ02": SUPPORTED[-1], "GCJ-02": SUPPORTED[-1], "AMAP": SUPPORTED[-1],

@@ -46,7 +46,8 @@ def link(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
     fsync_dir(Path(target).parent)
 
 
-_TEMP = re.compile(r"^\..+\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp(\.\w+)?$")
+# SQLite (GeoPackage) writes a "-journal" (or "-wal"/"-shm") beside the file it changes.
+_TEMP = re.compile(r"^\..+\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp(\.\w+)?(-journal|-wal|-shm)?$")
 
 
 def temp_path(folder: str | os.PathLike[str], stem: str, suffix: str = "") -> Path:

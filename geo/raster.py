@@ -252,20 +252,81 @@ def empty_tile(size: int = TILE_SIZE) -> bytes:
 
 
 def tile_png(path: Path, z: int, x: int, y: int, cmap_name: str,
-             rescale: tuple[float, float]) -> bytes:
+             rescale: tuple[float, float], crs: str = "WGS84") -> bytes:
     """One WebMercatorQuad tile as PNG: colours by `cmap_name` over `rescale` (min, max);
-    nodata and the area outside the raster are transparent."""
+    nodata and the area outside the raster are transparent. `crs="GCJ-02"`: the tile of the
+    GCJ-02 map (高德), each pixel sampled at its own WGS84 position (gcj02_sample_points)."""
     colormap(cmap_name)
     check_rescale(rescale)
     if z < 0 or not (0 <= x < 2**z and 0 <= y < 2**z):
         raise InvalidParameter(f"瓦片 {z}/{x}/{y} 超出 WebMercatorQuad 范围。",
                                f"Tile {z}/{x}/{y} is outside the WebMercatorQuad grid.")
+    if crs not in ("WGS84", "GCJ-02"):
+        raise UnknownChoice("crs", crs, ("WGS84", "GCJ-02"))
     with Reader(str(path)) as reader:
         try:
-            image = reader.tile(x, y, z, tilesize=TILE_SIZE, indexes=1)
+            if crs == "GCJ-02":
+                image = _gcj02_tile(reader, z, x, y)
+            else:
+                image = reader.tile(x, y, z, tilesize=TILE_SIZE, indexes=1)
         except TileOutsideBounds:
             return empty_tile()
     return _render(image, cmap_name, rescale)
+
+
+def gcj02_sample_points(z: int, x: int, y: int, size: int = TILE_SIZE
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Web Mercator (x, y) of the WGS84 position under each pixel centre of GCJ-02 tile
+    z/x/y, shape (size, size) each, rows from the top.
+
+    The GCJ-02 offset is a few hundred metres and varies by ~3 m per km, so no single shift
+    (nor the tile's shifted bounding box: up to 0.9 px off at any zoom, measured) fits a whole
+    tile; every pixel centre is inverted on its own (geo.gcj02, to 1e-9°).
+    """
+    from geo.gcj02 import gcj02_to_wgs84
+
+    left, bottom, right, top = _mercator_bounds(z, x, y)
+    step = (right - left) / size
+    centres = (np.arange(size) + 0.5) * step
+    mx, my = np.meshgrid(left + centres, top - centres)
+    lon, lat = _MERC_TO_LL.transform(mx, my)
+    wlon, wlat = gcj02_to_wgs84(lon, lat)
+    return _LL_TO_MERC.transform(wlon, wlat)
+
+
+def _mercator_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    import morecantile
+
+    b = morecantile.tms.get("WebMercatorQuad").xy_bounds(morecantile.Tile(x, y, z))
+    return b.left, b.bottom, b.right, b.top
+
+
+_MERC_TO_LL = Transformer.from_crs(3857, 4326, always_xy=True)
+_LL_TO_MERC = Transformer.from_crs(4326, 3857, always_xy=True)
+
+
+def _gcj02_tile(reader: Reader, z: int, x: int, y: int) -> ImageData:
+    """The raster under GCJ-02 tile z/x/y: a WGS84 Web Mercator window at the tile's own
+    resolution around the shifted pixels, then each pixel taken (nearest) at its exact
+    inverse-shifted position, as rio-tiler takes nearest cells for plain tiles."""
+    mx, my = gcj02_sample_points(z, x, y)
+    left, _, right, _ = _mercator_bounds(z, x, y)
+    step = (right - left) / TILE_SIZE
+    west, south = mx.min() - 2 * step, my.min() - 2 * step
+    width = int(np.ceil((mx.max() + 2 * step - west) / step))
+    height = int(np.ceil((my.max() + 2 * step - south) / step))
+    east, north = west + width * step, south + height * step
+    geographic = _MERC_TO_LL.transform([west, east], [south, north])
+    bounds = reader.get_geographic_bounds(CRS.from_epsg(4326))
+    if (geographic[0][1] < bounds[0] or geographic[0][0] > bounds[2]
+            or geographic[1][1] < bounds[1] or geographic[1][0] > bounds[3]):
+        raise TileOutsideBounds("GCJ-02 tile outside the raster")
+    part = reader.part((west, south, east, north), dst_crs=CRS.from_epsg(3857),
+                       bounds_crs=CRS.from_epsg(3857), width=width, height=height, indexes=1)
+    cols = np.clip(((mx - west) / step).astype(int), 0, width - 1)
+    rows = np.clip(((north - my) / step).astype(int), 0, height - 1)
+    data = part.array[:, rows, cols]
+    return ImageData(np.ma.MaskedArray(data.data, mask=np.ma.getmaskarray(data)))
 
 
 def legend_stops(cmap_name: str, rescale: tuple[float, float],

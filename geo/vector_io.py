@@ -49,6 +49,7 @@ class VectorFormat:
     extension: str
     media_type: str
     encodings: tuple[str, ...]  # text encodings it can be written in
+    title_zh: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,17 +64,26 @@ class TextEncoding:
 
 UTF8 = TextEncoding("utf-8", "utf-8", "UTF-8", "UTF-8")
 GBK = TextEncoding("gbk", "gbk", "CP936", "936")
+ENCODING_NAMES = {"gbk": ("GBK（ArcGIS 10.x）", "GBK (ArcGIS 10.x, CP936)"),
+                  "utf-8": ("UTF-8（ArcGIS Pro、QGIS）", "UTF-8 (ArcGIS Pro, QGIS)")}
 ENCODINGS = {e.key: e for e in (UTF8, GBK)}
 _ENCODING_ALIASES = {"utf8": UTF8, "cp936": GBK, "936": GBK}
 
 FORMATS = {
     f.key: f
     for f in (
-        VectorFormat("geojson", "GeoJSON", "geojson", "application/geo+json", ("utf-8",)),
-        VectorFormat("gpkg", "GeoPackage", "gpkg", "application/geopackage+sqlite3", ("utf-8",)),
-        VectorFormat("shp", "Shapefile (zip)", "shp.zip", "application/zip", ("utf-8", "gbk")),
-        VectorFormat("kml", "KML", "kml", "application/vnd.google-earth.kml+xml", ("utf-8",)),
-        VectorFormat("csv", "CSV", "csv", "text/csv", ("utf-8", "gbk")),
+        VectorFormat("geojson", "GeoJSON", "geojson", "application/geo+json", ("utf-8",),
+                     "GeoJSON"),
+        VectorFormat("gpkg", "GeoPackage", "gpkg", "application/geopackage+sqlite3", ("utf-8",),
+                     "GeoPackage"),
+        VectorFormat("shp", "Shapefile (zip)", "shp.zip", "application/zip", ("utf-8", "gbk"),
+                     "Shapefile（zip）"),
+        VectorFormat("kml", "KML", "kml", "application/vnd.google-earth.kml+xml", ("utf-8",),
+                     "KML（谷歌地球）"),
+        VectorFormat("csv", "CSV", "csv", "text/csv", ("utf-8", "gbk"), "CSV 表格"),
+        VectorFormat("xlsx", "Excel (XLSX)", "xlsx",
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                     ("utf-8",), "Excel 表格"),
     )
 }
 KML_CRS_KEYS = ("CRS84", "EPSG:4326")
@@ -207,6 +217,8 @@ def write_vector(
             # LIBKML puts a "name" column in <name> and takes a document description.
             _write(data, path, "LIBKML", name, geometry_type,
                    dataset_options={"NAME": name, "DESCRIPTION": note})
+        elif fmt.key == "xlsx":
+            _write_xlsx(data, path, name, geometry_type, crs, note)
         else:
             _write_csv(data, path, name, geometry_type, crs, encoding)
         media_type = fmt.media_type
@@ -271,6 +283,102 @@ def _write_csv(
         _write(data, path, "CSV", layer, None, **options)
     else:
         _write(data, path, "CSV", layer, None, **options)
+
+
+EXCEL_CELL_CHARS = 32_767  # the most characters an Excel cell holds
+# Text starting with these is a formula to Excel (CSV/formula injection, OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _write_xlsx(
+    data: gpd.GeoDataFrame | pd.DataFrame,
+    path: Path,
+    layer: str,
+    geometry_type: str | None,
+    crs: CrsChoice,
+    note: str,
+) -> None:
+    """One sheet of features (attributes, a representative point's lon/lat — x/y when
+    projected — and the geometry as WKT, east-first) and a 说明 sheet with the provenance.
+
+    Every text cell is written as text: a value starting with = + - @ never becomes a
+    formula. A WKT longer than an Excel cell (32,767 characters) is not cut: its cell says so
+    and points to GeoPackage/Shapefile.
+    """
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = _sheet_title(layer)
+    table = pd.DataFrame(data.drop(columns=data.geometry.name)) if isinstance(
+        data, gpd.GeoDataFrame) else data
+    columns = [str(c) for c in table.columns]
+    geoms = data.geometry.to_numpy() if isinstance(data, gpd.GeoDataFrame) else None
+    x_name, y_name = ("lon", "lat") if crs.is_geographic else ("x", "y")
+    header = columns + ([x_name, y_name, "WKT"] if geoms is not None else [])
+    sheet.append(header)
+    too_long = 0
+    if geoms is not None:
+        present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        points = np.full(len(geoms), None, dtype=object)
+        points[present] = shapely.point_on_surface(geoms[present])
+        xs, ys = shapely.get_x(points), shapely.get_y(points)
+        digits = 7 if crs.is_geographic else 3  # ~1 cm
+        wkts = shapely.to_wkt(geoms, rounding_precision=digits, trim=True)
+    for i, row in enumerate(table.itertuples(index=False, name=None)):
+        values = [_cell(v) for v in row]
+        if geoms is not None:
+            wkt = wkts[i]
+            if wkt is not None and len(wkt) > EXCEL_CELL_CHARS:
+                too_long += 1
+                wkt = (f"几何过长（{len(wkt)} 字符，超过 Excel 单元格上限 {EXCEL_CELL_CHARS}），"
+                       "请下载 GeoPackage 或 Shapefile。Geometry too long for an Excel cell; "
+                       "download GeoPackage or Shapefile.")
+            values += [_number(xs[i], digits), _number(ys[i], digits), wkt]
+        sheet.append(values)
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # never "f" (formula)
+                if cell.value.startswith(_FORMULA_START):
+                    cell.quotePrefix = True  # Excel keeps it text even when edited
+    about = book.create_sheet("说明 About")
+    lines = note.splitlines()
+    if geoms is not None:
+        lines.append(f"{x_name}/{y_name}：点要素为其坐标，线面要素为其内部代表点。"
+                     f"{x_name}/{y_name}: a point's own position, else a point inside the feature.")
+    if too_long:
+        lines.append(f"{too_long} 个要素的几何超过 Excel 单元格上限，WKT 未写出。"
+                     f"{too_long} geometries exceed an Excel cell; their WKT is not written.")
+    for line in lines:
+        about.append([line])
+        about.cell(about.max_row, 1).data_type = "s"
+        if line.startswith(_FORMULA_START):
+            about.cell(about.max_row, 1).quotePrefix = True
+    book.save(path)
+
+
+def _sheet_title(name: str) -> str:
+    """An Excel sheet name: at most 31 characters, none of []:*?/\\."""
+    cleaned = "".join("_" if c in "[]:*?/\\" else c for c in name)
+    return cleaned[:31] or "features"
+
+
+def _cell(value: object) -> object:
+    """A value openpyxl writes as it is: numbers, text, booleans; missing → empty."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return _cell(value.item())
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    if pd.isna(value):
+        return None
+    return str(value)
+
+
+def _number(value: float, digits: int) -> float | None:
+    return None if value is None or np.isnan(value) else round(float(value), digits)
 
 
 def _shapefile_zip(

@@ -24,7 +24,9 @@ import pandas as pd
 import shapely
 
 from geo import mvt
-from geo.errors import InvalidParameter, LayerWithoutGeometry, UnknownFields
+from geo.crs import CRS84, resolve_crs
+from geo.errors import InvalidParameter, LayerWithoutGeometry, UnknownChoice, UnknownCrs, UnknownFields
+from geo.gcj02 import transform_geometry_wgs84_to_gcj02
 from geo.tiles import (DEFAULT_BUFFER, EXTENT, MAX_SIMPLIFY_ZOOM, check_buffer, check_tile,
                        geometry_kind, simplify_levels, tile_bounds, to_mercator,
                        to_tile_coordinates)
@@ -32,6 +34,23 @@ from layers.model import Layer
 from layers.store import Store
 
 log = logging.getLogger(__name__)
+TILE_CRS = ("WGS84", "GCJ-02")  # whose coordinates tiles carry (高德 basemaps need GCJ-02)
+
+
+def tile_crs(text: str | None) -> str:
+    """"WGS84" (default; also CRS84, EPSG:4326) or "GCJ-02": the coordinates drawn in the
+    WebMercatorQuad tile grid. GCJ-02 tiles line up with 高德 basemaps."""
+    if text is None or not text.strip():
+        return "WGS84"
+    try:
+        choice = resolve_crs(text)
+    except UnknownCrs:
+        raise UnknownChoice("crs", text, TILE_CRS) from None
+    if choice.is_gcj02:
+        return "GCJ-02"
+    if choice is CRS84 or choice.epsg == 4326:
+        return "WGS84"
+    raise UnknownChoice("crs", text, TILE_CRS)
 FRESHNESS_S = 0.05  # how stale a layer version the cache fast path may act on, seconds
 ENTRY_OVERHEAD = 300  # bytes counted per cached tile besides its data (key, dict slot)
 
@@ -67,11 +86,13 @@ class Tileset:
     properties: list[dict]  # per feature: attribute name -> plain value (missing ones left out)
     fields: list[str]
     simplify: bool = True  # False: every zoom cuts the full geometry (small private layers)
+    crs: str = "WGS84"  # or "GCJ-02": geometries shifted by geo.gcj02 before projecting
     _levels: dict[int, tuple[np.ndarray, shapely.STRtree]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_store(cls, store: Store, layer_id: str, simplify: bool = True) -> "Tileset":
+    def from_store(cls, store: Store, layer_id: str, simplify: bool = True,
+                   crs: str = "WGS84") -> "Tileset":
         layer = store.layer(layer_id)
         if layer.geometry_type == "None":
             raise LayerWithoutGeometry(
@@ -85,8 +106,10 @@ class Tileset:
         properties = [{k: v for k, v in ((k, _plain(v)) for k, v in row.items()) if v is not None}
                       for row in records]
         ids = [_feature_id(str(i)) for i in frame.index]
-        return cls(layer, version, to_mercator(frame.geometry.values), ids, properties, fields,
-                   simplify)
+        geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
+        if crs == "GCJ-02":  # shift first, then project, simplify and cut like any tileset
+            geoms = transform_geometry_wgs84_to_gcj02(geoms)
+        return cls(layer, version, to_mercator(geoms), ids, properties, fields, simplify, crs)
 
     def level(self, z: int) -> tuple[np.ndarray, shapely.STRtree]:
         """Geometries for zoom z and their index; the whole pyramid is built on first call."""
@@ -161,10 +184,12 @@ class TileCache:
                 _, dropped = self._items.popitem(last=False)
                 self._bytes -= len(dropped) + ENTRY_OVERHEAD
 
-    def drop_layer(self, layer_id: str) -> int:
-        """Forget every tile that contains `layer_id` (any version); returns how many."""
+    def drop_layer(self, layer_id: str, keep_version: str | None = None) -> int:
+        """Forget every tile that contains `layer_id` (any version but `keep_version`);
+        returns how many."""
         with self._lock:
-            stale = [k for k in self._items if any(lid == layer_id for lid, _ in k[0])]
+            stale = [k for k in self._items
+                     if any(lid == layer_id and v != keep_version for lid, v in k[0])]
             for key in stale:
                 self._bytes -= len(self._items.pop(key)) + ENTRY_OVERHEAD
             return len(stale)
@@ -204,7 +229,9 @@ class VectorTiles:
     def __init__(self, store: Store, cache_bytes: int = 256 * 2**20) -> None:
         self.store = store
         self.cache = TileCache(cache_bytes) if cache_bytes > 0 else None
-        self._tilesets: dict[str, Tileset] = {}
+        self._tilesets: dict[str, Tileset] = {}  # WGS84 tilesets by layer id
+        self._tilesets_by_crs: dict[str, dict[str, Tileset]] = {"WGS84": self._tilesets,
+                                                                 "GCJ-02": {}}
         self._etags: dict[tuple, str] = {}
         self._seen: dict[str, tuple[str, float]] = {}  # layer -> (version, when read)
         self._lock = threading.Lock()
@@ -218,39 +245,46 @@ class VectorTiles:
             seen = self._seen[layer_id] = (self.store.version(layer_id), now)
         return seen[0]
 
-    def tileset(self, layer_id: str) -> Tileset:
-        """The layer's tileset at its current version (rebuilt, and its tiles dropped, on change)."""
-        return self._tileset(layer_id, self.store.version(layer_id))
+    def tileset(self, layer_id: str, crs: str = "WGS84") -> Tileset:
+        """The layer's tileset at its current version (rebuilt, and its tiles dropped, on
+        change); one per CRS the tiles are drawn in (WGS84, GCJ-02), each keyed by version."""
+        return self._tileset(layer_id, self.store.version(layer_id), crs)
 
-    def _tileset(self, layer_id: str, version: str) -> Tileset:
-        current = self._tilesets.get(layer_id)
+    def _tileset(self, layer_id: str, version: str, crs: str = "WGS84") -> Tileset:
+        sets = self._tilesets_by_crs[crs]
+        current = sets.get(layer_id)
         if current is not None and current.version == version:
             return current
         with self._lock:
-            current = self._tilesets.get(layer_id)
-            if current is None or current.version != self.store.version(layer_id):
-                current = Tileset.from_store(self.store, layer_id)
+            current = sets.get(layer_id)
+            latest = self.store.version(layer_id)
+            if current is None or current.version != latest:
+                current = Tileset.from_store(self.store, layer_id, crs=crs)
                 if self.cache is not None:
-                    self.cache.drop_layer(layer_id)
-                self._tilesets[layer_id] = current
+                    self.cache.drop_layer(layer_id, keep_version=current.version)
+                sets[layer_id] = current
             return current
 
     def key(self, layer_ids: Sequence[str], z: int, x: int, y: int,
-            properties: Sequence[str] | None, buffer: int, build: bool = True) -> tuple | None:
-        """The cache key of a request: layer versions first, so a change makes new keys.
+            properties: Sequence[str] | None, buffer: int, build: bool = True,
+            crs: str = "WGS84") -> tuple | None:
+        """The cache key of a request: layer versions first, so a change makes new keys;
+        the CRS last (a GCJ-02 tile is another tile).
 
         With `build=False`, None when a tileset would first have to be (re)built.
         """
         check_tile(z, x, y)
         check_buffer(buffer)
+        if crs not in TILE_CRS:
+            raise UnknownChoice("crs", crs, TILE_CRS)
         sets = []
         for layer_id in layer_ids:
             version = self.store.version(layer_id)
-            current = self._tilesets.get(layer_id)
+            current = self._tilesets_by_crs[crs].get(layer_id)
             if current is None or current.version != version:
                 if not build:
                     return None
-                current = self._tileset(layer_id, version)
+                current = self._tileset(layer_id, version, crs)
             sets.append(current)
         if properties is not None:
             known = set().union(*(s.fields for s in sets))
@@ -258,7 +292,7 @@ class VectorTiles:
             if unknown:
                 raise UnknownFields(unknown, sorted(known))
             properties = tuple(properties)
-        return (tuple((s.layer.id, s.version) for s in sets), z, x, y, properties, buffer)
+        return (tuple((s.layer.id, s.version) for s in sets), z, x, y, properties, buffer, crs)
 
     def etag_of(self, key: tuple) -> str:
         """The tile is a pure function of its key, so its ETag needs no rendering (fast 304s)."""
@@ -271,9 +305,10 @@ class VectorTiles:
         return etag
 
     def tile(self, layer_ids: Sequence[str], z: int, x: int, y: int,
-             properties: Sequence[str] | None = None, buffer: int = DEFAULT_BUFFER) -> Tile:
+             properties: Sequence[str] | None = None, buffer: int = DEFAULT_BUFFER,
+             crs: str = "WGS84") -> Tile:
         """Tile z/x/y of the layers (in that order); cached by layer versions and request."""
-        key = self.key(layer_ids, z, x, y, properties, buffer)
+        key = self.key(layer_ids, z, x, y, properties, buffer, crs=crs)
         return Tile(self.fetch(key), self.etag_of(key))
 
     def fetch(self, key: tuple) -> bytes:
@@ -298,7 +333,7 @@ class VectorTiles:
                 log.exception("could not prebuild tiles of %s", layer.id)
 
     def render(self, key: tuple) -> bytes:
-        versions, z, x, y, properties, buffer = key
-        parts = [self.tileset(layer_id).cut(z, x, y, properties, buffer)
+        versions, z, x, y, properties, buffer, crs = key
+        parts = [self.tileset(layer_id, crs).cut(z, x, y, properties, buffer)
                  for layer_id, _ in versions]
         return mvt.encode(parts)

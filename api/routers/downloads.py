@@ -1,25 +1,29 @@
-"""Downloads of a layer in GeoJSON, GeoPackage, Shapefile (zip), KML or CSV.
+"""Downloads of a layer in GeoJSON, GeoPackage, Shapefile (zip), KML, CSV or Excel (XLSX).
 
 `GET /collections/{id}/download?format=…&crs=…&encoding=…`, optionally narrowed with the
-items query's `bbox`/`bbox-crs`, `properties` and attribute filters. The file is written
+items query's `bbox`/`bbox-crs`, `properties` and attribute filters, or to one county
+(`county=330523`: the features intersecting that county's polygon). The file is written
 completely (geo.vector_io) before the response starts, so a failure is a clean JSON error.
 """
 
 from __future__ import annotations
 
+import numpy as np
+import shapely
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from api.deps import store_of
 from geopandas import GeoDataFrame
 
 from api.query import ItemsQuery
+from geo.errors import UnknownChoice
 from geo.vector_io import ENCODINGS, FORMATS, resolve_encoding, resolve_format, write_vector
 from layers.model import Layer
 from layers.store import Store
 
 router = APIRouter()
 
-DOWNLOAD_PARAMS = ("format", "encoding", "crs", "bbox", "bbox-crs", "properties")
+DOWNLOAD_PARAMS = ("format", "encoding", "crs", "bbox", "bbox-crs", "properties", "county")
 
 
 @router.get("/collections/{collection_id}/download")
@@ -34,6 +38,8 @@ def download(
     # Declared for the OpenAPI document; ItemsQuery parses it (with bbox-crs).
     crs: str | None = Query(None, description="Output CRS, e.g. EPSG:4549 or GCJ-02 "
                             "(KML: WGS 84 only)"),
+    county: str | None = Query(None, description="6-digit county code: only the features "
+                               "intersecting that county (区县范围)"),
 ) -> Response:
     """The whole layer (or the features matching bbox/filters) as one file."""
     store: Store = store_of(request)
@@ -43,8 +49,12 @@ def download(
     # Items-query parsing gives bbox, bbox-crs, properties and filters the same meaning and
     # errors as on /items; paging does not apply, so the limits passed are unused.
     query = ItemsQuery.parse(request.query_params, layer, 1, 1, allow=DOWNLOAD_PARAMS)
+    outline = None if county is None else county_outline(store, county)
     page = store.features(layer.id, bbox=query.bbox_wgs84, filters=query.filters)
-    frame = page.features[[*_columns(page.features, layer, query), page.features.geometry.name]]
+    features = page.features
+    if outline is not None:
+        features = _in_county(features, outline, county)
+    frame = features[[*_columns(features, layer, query), features.geometry.name]]
     result = write_vector(
         frame,
         name=layer.id,
@@ -58,6 +68,31 @@ def download(
     # east-first.
     headers = {"Content-Disposition": f'attachment; filename="{result.filename}"'}
     return Response(result.content, media_type=result.media_type, headers=headers)
+
+
+def county_outline(store: Store, code: str) -> shapely.Geometry:
+    """The polygon of county `code` from the counties layer (UnknownChoice if none)."""
+    counties = store.frame("counties") if any(
+        layer.id == "counties" for layer in store.layers()) else None
+    codes = [] if counties is None else [str(c) for c in counties["code"]]
+    if code not in codes:
+        raise UnknownChoice("county", code, codes)
+    return counties.geometry.iloc[codes.index(code)]
+
+
+def _in_county(features: GeoDataFrame, outline: shapely.Geometry, code: str) -> GeoDataFrame:
+    """Features intersecting the county (neighbours that only share its border are left
+    out); rows without geometry (villages, townships without a seat point) by their
+    county_code column."""
+    geoms = features.geometry.to_numpy()
+    shapely.prepare(outline)
+    keep = np.asarray(shapely.intersects(outline, geoms) & ~shapely.touches(outline, geoms),
+                      dtype=bool)
+    missing = np.asarray(shapely.is_missing(geoms) | shapely.is_empty(geoms), dtype=bool)
+    if missing.any() and "county_code" in features:
+        same = features["county_code"].astype("string").fillna("").to_numpy() == code
+        keep |= missing & same
+    return features[keep]
 
 
 def _columns(frame: GeoDataFrame, layer: Layer, query: ItemsQuery) -> list[str]:

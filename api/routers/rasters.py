@@ -21,6 +21,7 @@ from geo.raster import (RasterCatalog, RasterMeta, check_raster_id, colormap, im
 from geo.geojson import polygons_from_geojson
 from layers import zonal
 from layers.ecology import CARBON_DENSITY_RASTER, BambooParameters
+from layers.tilesets import tile_crs
 
 router = APIRouter(tags=["rasters 栅格"])
 
@@ -75,20 +76,24 @@ def raster_metadata(raster: str, request: Request, catalog: Catalog) -> dict:
 @router.get("/tiles/{raster}/{z}/{x}/{y}.png", response_class=Response)
 def raster_tile(raster: str, z: int, x: int, y: int, catalog: Catalog,
                 colormap_name: str | None = Query(None, alias="colormap"),
-                rescale: str | None = Query(None, description="min,max")) -> Response:
+                rescale: str | None = Query(None, description="min,max"),
+                crs: str | None = Query(None, description="WGS84 (default) or GCJ-02 (to sit "
+                                        "on 高德 basemaps)")) -> Response:
     """A 256 px PNG tile; transparent outside the data (WebMercatorQuad)."""
     meta = catalog.meta(raster)
     png = tile_png(catalog.path(raster), z, x, y, colormap_name or meta.colormap,
-                   parse_rescale(rescale, meta))
+                   parse_rescale(rescale, meta), tile_crs(crs))
     return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
 
 
 @router.get("/rasters/{raster}/tilejson.json")
 def raster_tilejson(raster: str, request: Request, catalog: Catalog,
                     colormap_name: str | None = Query(None, alias="colormap"),
-                    rescale: str | None = Query(None)) -> dict:
+                    rescale: str | None = Query(None),
+                    crs: str | None = Query(None, description="WGS84 or GCJ-02")) -> dict:
     meta = catalog.meta(raster)
     details = info(catalog.path(raster))
+    shift = "&crs=GCJ-02" if tile_crs(crs) == "GCJ-02" else ""
     cmap = colormap_name or meta.colormap
     colormap(cmap)
     low, high = parse_rescale(rescale, meta)
@@ -102,7 +107,7 @@ def raster_tilejson(raster: str, request: Request, catalog: Catalog,
         "attribution": meta.source,
         "scheme": "xyz",
         "tiles": [f"{base}/rasters/{raster}/tiles/{{z}}/{{x}}/{{y}}.png"
-                  f"?colormap={cmap}&rescale={low},{high}"],
+                  f"?colormap={cmap}&rescale={low},{high}{shift}"],
         "minzoom": 0,
         "maxzoom": max(details.maxzoom + 4, 14),
         "bounds": [west, south, east, north],

@@ -20,7 +20,7 @@ from geo.mvt import MEDIA_TYPE
 from geo.tiles import DEFAULT_BUFFER
 from layers import styles
 from layers.pmtiles_archive import layers_bounds
-from layers.tilesets import parse_layer_ids, parse_properties
+from layers.tilesets import parse_layer_ids, parse_properties, tile_crs
 
 router = APIRouter(tags=["Vector tiles 矢量瓦片"])
 
@@ -32,11 +32,14 @@ def tile(request: Request, layers: str, z: int, x: int, y: int,
          properties: str | None = Query(None, description="Comma-separated attributes to "
                                         "include (default all; empty for none)"),
          buffer: int = Query(DEFAULT_BUFFER, description="Tile units (of 4096) drawn beyond "
-                             "each edge")) -> Response:
+                             "each edge"),
+         crs: str | None = Query(None, description="WGS84 (default) or GCJ-02: geometries "
+                                 "shifted to sit on 高德 (Amap) basemaps")) -> Response:
     """Mapbox Vector Tile (extent 4096) of one or more layers (`counties,cities`)."""
     tiles = vector_tiles(request)
     layer_ids = parse_layer_ids(layers)
-    key = tiles.key(layer_ids, z, x, y, parse_properties(properties), buffer)
+    key = tiles.key(layer_ids, z, x, y, parse_properties(properties), buffer,
+                    crs=tile_crs(crs))
     headers = cache_headers(settings_of(request).tile_max_age, tiles.etag_of(key))
     if etag_matches(request, headers["ETag"]):
         return Response(status_code=304, headers=headers)
@@ -52,7 +55,7 @@ router.add_api_route("/tiles/{layers}/{z}/{x}/{y}.mvt", tile, methods=["HEAD"],
 
 
 def _tiles_url(request: Request, layers: str) -> str:
-    query = {k: v for k, v in request.query_params.items() if k in ("properties", "buffer")}
+    query = {k: v for k, v in request.query_params.items() if k in ("properties", "buffer", "crs")}
     base = str(request.base_url).rstrip("/")
     suffix = f"?{urlencode(query)}" if query else ""
     return f"{base}/tiles/{layers}/{{z}}/{{x}}/{{y}}.mvt{suffix}"
@@ -73,6 +76,6 @@ def style(request: Request, layers: str) -> JSONResponse:
     tiles = vector_tiles(request)
     sets = [tiles.tileset(layer_id) for layer_id in parse_layer_ids(layers)]
     base = str(request.base_url).rstrip("/")
-    query = {k: v for k, v in request.query_params.items() if k in ("properties", "buffer")}
+    query = {k: v for k, v in request.query_params.items() if k in ("properties", "buffer", "crs")}
     suffix = f"?{urlencode(query)}" if query else ""
     return JSONResponse(styles.maplibre_style(sets, f"{base}/tiles/{layers}/tilejson.json{suffix}"))
