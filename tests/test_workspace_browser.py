@@ -158,6 +158,14 @@ def test_one_message_catalogue_for_both_languages() -> None:
     assert "示意" not in words  # generated content is 演示 or 算法生成, never 示意
 
 
+@pytest.mark.parametrize("page", ["/maps/overview", "/maps/axes", "/maps/ecology",
+                                  "/maps/choropleth"])
+def test_theme_maps_link_back_to_the_workspace(client: TestClient, page: str) -> None:
+    html = _unescape(client.get(page).text)
+    assert "返回一张图 Back to workspace" in html
+    assert re.search(r'href=\\?"/\\?">返回一张图', html)  # in the info box's JSON string
+
+
 # ---- in the browser ------------------------------------------------------------------
 
 def test_opens_offline_without_errors(workspace, missing: set[str]) -> None:
