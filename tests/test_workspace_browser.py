@@ -149,6 +149,17 @@ def test_html_is_the_chinese_first_workspace(client: TestClient) -> None:
     assert MESSAGES["zh"]["basemap_none"] in _unescape(html)  # the catalogue is in the page
 
 
+def test_workspace_follows_the_root_path(client: TestClient) -> None:
+    html = _unescape(TestClient(client.app, root_path="/atlas").get(
+        "/", headers={"Accept": "text/html"}).text)
+    urls = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assert "/atlas/static/js/workspace.js" in urls
+    assert all(url.startswith("/atlas/static/") for url in urls), urls
+    for endpoint in ("/atlas/catalogue", "/atlas/workspace/config", "/atlas/search",
+                     "/atlas/print", 'href="/atlas/maps/axes"'):
+        assert endpoint in html, endpoint
+
+
 def test_one_message_catalogue_for_both_languages() -> None:
     assert set(MESSAGES["zh"]) == set(MESSAGES["en"])
     assert MESSAGES["zh"]["basemap_none"] == "无底图（离线）"
@@ -429,3 +440,164 @@ def test_large_layers_come_from_vector_tiles(start_server, huzhou_path: Path,
     assert "面积（亩）" in page.locator(".ws-identify").inner_text()
     assert page.locator(".ws-identify a.ws-factsheet").count() == 1
     assert _problems(watch, _missing(base)) == []
+
+
+# ---- against the ws-server contract, stubbed in the browser --------------------------
+# /workspace/config, /search and /basemaps/place-names.geojson answered by the page's own
+# route handlers with documents of the agreed shape, so the front end is checked now and
+# independently of the server's data.
+
+PIXEL = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                      "1f15c4890000000d49444154789c6360f8ffff3f0005fe02fea7d6a4500000"
+                      "000049454e44ae426082")
+ANJI_BBOX = [119.23, 30.37, 119.89, 30.87]
+
+
+def _config(base: str) -> dict:
+    return {
+        "basemaps": [
+            {"id": "none", "name_zh": "无底图（离线）", "name_en": "No basemap (offline)",
+             "kind": "none", "url": "", "subdomains": "", "crs": "WGS84", "online": False,
+             "attribution": "", "overlay_url": "", "max_zoom": 18},
+            {"id": "amap", "name_zh": "高德地图", "name_en": "Amap", "kind": "xyz",
+             "url": f"{base}/stub-tiles/{{z}}/{{x}}/{{y}}.png", "subdomains": "",
+             "crs": "GCJ-02", "online": True, "attribution": "© 高德", "overlay_url": "",
+             "max_zoom": 18},
+            {"id": "tianditu", "name_zh": "天地图影像", "name_en": "Tianditu imagery",
+             "kind": "wmts", "subdomains": "01234567", "crs": "CGCS2000", "online": True,
+             "url": "https://t{s}.tianditu.gov.cn/img_w/wmts?TILEMATRIX={z}&TILEROW={y}"
+                    "&TILECOL={x}", "attribution": "© 天地图", "max_zoom": 18,
+             "overlay_url": "https://t{s}.tianditu.gov.cn/cia_w/wmts?TILEMATRIX={z}"
+                            "&TILEROW={y}&TILECOL={x}"},
+        ],
+        "crs_choices": [{"id": "EPSG:4490", "name_zh": "2000国家大地坐标系", "name_en": "CGCS2000"},
+                        {"id": "EPSG:4549", "name_zh": "2000国家大地坐标系 3度带 120°E",
+                         "name_en": "CGCS2000 GK 120E"}],
+        "formats": [{"id": "shp", "name_zh": "Shapefile"}, {"id": "gpkg", "name_zh": "GeoPackage"}],
+        "encodings": [{"id": "gbk", "name_zh": "GBK"}, {"id": "utf-8", "name_zh": "UTF-8"}],
+        "counties": [{"code": "330523", "name": "安吉县", "bbox": ANJI_BBOX}],
+    }
+
+
+SEARCH = {"results": [
+    {"code": "330523", "name": "安吉县", "level": "county", "level_zh": "县",
+     "parents": [{"code": "330500", "name": "湖州市"}], "position": [119.68, 30.64],
+     "bbox": ANJI_BBOX, "has_position": True, "position_note_zh": "", "position_note_en": "",
+     "fact_sheet": "/places/330523?f=html"},
+    {"code": "330523103210", "name": "余村", "level": "village", "level_zh": "村",
+     "parents": [{"code": "330523", "name": "安吉县"}], "position": None, "bbox": None,
+     "has_position": False, "position_note_zh": "无公开坐标，未推测位置",
+     "position_note_en": "no open coordinates; not guessed",
+     "fact_sheet": "/places/330523103210?f=html"},
+]}
+PLACE_NAMES = {"type": "FeatureCollection", "features": [
+    {"type": "Feature", "geometry": {"type": "Point", "coordinates": [119.68, 30.64]},
+     "properties": {"name": "安吉县", "level": "county"}},
+    {"type": "Feature", "geometry": {"type": "Point", "coordinates": [120.09, 30.89]},
+     "properties": {"name": "吴兴区", "level": "county"}}]}
+
+
+@pytest.fixture(scope="module")
+def stubbed(offline_page, live_server: str, catalogue: dict):
+    """The workspace with the ws-server endpoints stubbed; yields (page, watch, requests)."""
+    page, watch = offline_page(1366, 800)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+
+    def answer(body):
+        return lambda route: route.fulfill(status=200, content_type="application/json",
+                                           body=json.dumps(body))
+
+    page.route("**/workspace/config", answer(_config(live_server)))
+    page.route("**/search?*", answer(SEARCH))
+    page.route("**/basemaps/place-names.geojson?*", answer(PLACE_NAMES))
+    page.route("**/stub-tiles/**", lambda route: route.fulfill(status=200, body=PIXEL,
+                                                                content_type="image/png"))
+    page.goto(f"{live_server}/", wait_until="load")
+    page.locator(".ws-layer").nth(len(catalogue["layers"]) - 1).wait_for()
+    page.wait_for_selector(f"{COUNTY_PANE} path")
+    page.wait_for_selector('#ws-basemaps input[value="amap"]')
+    return page, watch, requests
+
+
+def test_stub_switcher_lists_the_configured_basemaps(stubbed) -> None:
+    page, watch, _ = stubbed
+    labels = [t.strip() for t in page.locator("#ws-basemaps label").all_inner_texts()]
+    assert labels == ["无底图（离线）", "高德地图需联网", "天地图影像需联网"]
+    assert page.locator('#ws-basemaps input[value="none"]').is_checked()
+    assert page.locator("#ws-place-names").is_enabled()
+    assert page.locator("#ws-basemap-note").inner_text() == ""
+    assert watch.blocked == []  # nothing online until a planner picks it
+
+
+def test_stub_gcj02_basemap_shifts_every_overlay(stubbed, artifacts: Path) -> None:
+    page, watch, requests = stubbed
+    page.locator('.ws-layer[data-layer="bamboo_carbon_density"] .ws-toggle').check()
+    page.wait_for_selector(".leaflet-ws-bamboo_carbon_density-pane img.leaflet-tile-loaded")
+    before = page.evaluate("document.querySelector('.leaflet-ws-counties-pane path')"
+                           ".getAttribute('d')")
+    del requests[:]
+    page.locator('#ws-basemaps input[value="amap"]').check()
+    page.wait_for_function("document.querySelector('.leaflet-ws-counties-pane path') && "
+                           f"document.querySelector('.leaflet-ws-counties-pane path')"
+                           f".getAttribute('d') !== {json.dumps(before)}")
+    page.wait_for_load_state("networkidle")
+    ours = [u for u in requests if urlsplit(u).hostname == "127.0.0.1"]
+    for layer_id in ("cities", "counties", "county_seats"):
+        assert any(f"/collections/{layer_id}/items" in u and "crs=GCJ-02" in u
+                   for u in ours), (layer_id, ours)
+    raster = [u for u in ours if "/rasters/bamboo_carbon_density/tiles/" in u]
+    assert raster and all("crs=GCJ-02" in u for u in raster), raster
+    assert any("/stub-tiles/" in u for u in ours)
+    assert page.locator("#ws-crs").inner_text().startswith("坐标系：GCJ-02")
+    page.locator("#ws-place-names").check()
+    page.wait_for_selector(".ws-label")
+    assert page.locator(".ws-label").all_inner_texts() == ["安吉县", "吴兴区"]
+    assert any("place-names.geojson?crs=GCJ-02" in u for u in requests)
+    page.screenshot(path=str(artifacts / "workspace_gcj02_basemap.png"))
+    # a CGCS2000 (天地图) basemap is online, on another host, and needs no shift
+    del requests[:]
+    page.locator('#ws-basemaps input[value="tianditu"]').check()
+    page.wait_for_load_state("networkidle")
+    assert any("tianditu.gov.cn" in u for u in watch.blocked)
+    assert any("/collections/counties/items" in u and "crs=" not in u for u in requests)
+    assert any("place-names.geojson?crs=WGS84" in u for u in requests)
+    page.locator('#ws-basemaps input[value="none"]').check()
+    page.locator("#ws-place-names").uncheck()
+    page.locator('.ws-layer[data-layer="bamboo_carbon_density"] .ws-toggle').uncheck()
+    assert page.locator(".leaflet-tile-pane img").count() == 0
+    watch.blocked.clear()  # the online basemap's tiles, deliberately asked for
+    watch.errors.clear()
+
+
+def test_stub_search_zooms_and_notes_unplaced_villages(stubbed) -> None:
+    page, _, _ = stubbed
+    page.locator("#ws-search-input").fill("安吉")
+    page.wait_for_selector(".ws-result")
+    results = page.locator(".ws-result")
+    assert results.count() == 2
+    assert "湖州市" in results.first.inner_text()
+    village = results.nth(1)
+    assert "无坐标：无公开坐标，未推测位置" in village.inner_text()
+    assert village.locator("a").get_attribute("href") == "/places/330523103210?f=html"
+    results.first.click()
+    page.wait_for_timeout(400)
+    bounds = page.evaluate("Workspace.state.map.getBounds().toBBoxString()").split(",")
+    west, south, east, north = map(float, bounds)
+    assert west <= 119.23 and east >= 119.89 and east - west < 1.5  # 安吉县 in view
+    page.locator("#ws-search-input").fill("")
+
+
+def test_stub_download_by_county_and_config_choices(stubbed) -> None:
+    page, _, _ = stubbed
+    entry = page.locator('.ws-layer[data-layer="townships"]')
+    entry.locator(".ws-more").click()
+    entry.locator(".ws-download").click()
+    dialog = page.locator("#ws-dialog .ws-dialog")
+    assert dialog.locator('[name="crs"] option').all_inner_texts() == [
+        "2000国家大地坐标系", "2000国家大地坐标系 3度带 120°E"]
+    dialog.locator('[name="extent"][value="county"]').check()
+    query = parse_qs(urlsplit(dialog.locator(".ws-download-link").get_attribute("href")).query)
+    assert query["county"] == ["330523"] and query["format"] == ["shp"]
+    assert query["encoding"] == ["gbk"] and "bbox" not in query
+    dialog.locator(".ws-close").click()

@@ -21,7 +21,8 @@
 
     var S = {
         map: null, lang: "zh", messages: {}, root: "", listeners: [],
-        catalogue: null, layers: {}, order: [], gcj: false, config: null,
+        catalogue: null, layers: {}, order: [], gcj: false,
+        config: undefined,  // the /workspace/config document; null: not available
         choices: null, encodedFormats: [], basemap: null, placeNames: null
     };
 
@@ -203,7 +204,7 @@
         label.appendChild(toggle);
         if (drawable) { label.appendChild(swatch(meta)); }
         label.appendChild(el("span", {className: "ws-layer-title"},
-            esc(named(meta)) + (drawable ? "" : " <small>（" + esc(t("registry")) + "）</small>")));
+            esc(named(meta)) + (drawable ? "" : " <small>" + esc(t("registry")) + "</small>")));
         row.appendChild(label);
         if (meta.provenance && meta.provenance.illustrative) {
             row.appendChild(el("span", {className: "ws-badge", title: t("badge_illustrative_title")},
@@ -469,7 +470,7 @@
             S.listeners.forEach(function (fn) { if (fn.onConfig) { fn(); } });
         }).catch(function () {
             S.config = null;
-            document.getElementById("ws-basemap-note").textContent = t("basemap_offline_only");
+            renderBasemaps();
         });
     }
 
@@ -487,10 +488,8 @@
             if (b.online) { label.appendChild(el("span", {className: "ws-online"}, esc(t("basemap_online")))); }
             box.appendChild(label);
         });
-        if (!S.config) {
-            document.getElementById("ws-basemap-note").textContent =
-                S.config === null ? t("basemap_offline_only") : "";
-        }
+        document.getElementById("ws-basemap-note").textContent = S.config === null ?
+            t("basemap_offline_only") : (S.placeNamesFailed ? t("place_names_unavailable") : "");
     }
 
     function chooseBasemap(b) {
@@ -517,8 +516,8 @@
 
     function showPlaceNames(on) {
         if (S.placeNames) { S.map.removeLayer(S.placeNames); S.placeNames = null; }
-        var note = document.getElementById("ws-basemap-note");
         if (!on) { return; }
+        S.placeNamesFailed = false;
         if (!S.map.getPane("ws-labels")) { S.map.createPane("ws-labels").style.zIndex = "590"; }
         var url = withParam(S.placeNamesUrl, "crs", S.gcj ? GCJ : "WGS84");
         getJSON(url).then(function (fc) {
@@ -533,7 +532,8 @@
             }).addTo(S.map);
         }).catch(function () {
             document.getElementById("ws-place-names").checked = false;
-            note.textContent = t("place_names_unavailable");
+            S.placeNamesFailed = true;
+            renderBasemaps();
         });
     }
 
