@@ -1,4 +1,4 @@
-"""The home map in a real browser (Debian Chromium via Playwright), with the network cut.
+"""The divisions map (/maps/overview) in a real browser (Debian Chromium via Playwright), with the network cut.
 
 Everything must load from our own server: any request to another host is aborted and
 counted, and the default view must make none.
@@ -16,10 +16,10 @@ COUNTIES = {"吴兴区", "南浔区", "德清县", "长兴县", "安吉县"}
 
 @pytest.fixture(scope="module")
 def map_page(offline_page, live_server: str):
-    """The home map, loaded offline; yields (page, watch, load_ms)."""
+    """The divisions map, loaded offline; yields (page, watch, load_ms)."""
     page, watch = offline_page(1280, 800)
     start = time.perf_counter()
-    page.goto(f"{live_server}/", wait_until="load")
+    page.goto(f"{live_server}/maps/overview", wait_until="load")
     page.wait_for_selector("path.atlas-county")
     load_ms = (time.perf_counter() - start) * 1000
     page.wait_for_timeout(300)  # let fitBounds finish its (instant) view change

@@ -1,4 +1,5 @@
-"""The home map HTML: local assets only (no CDN), the layers, attribution and credits."""
+"""The divisions map (/maps/overview, the home map before the workspace took `/`): local
+assets only (no CDN), the layers, attribution and credits."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ ALLOWED_REMOTE = {
 
 @pytest.fixture(scope="module")
 def html(client: TestClient) -> str:
-    response = client.get("/", headers={"Accept": "text/html"})
+    response = client.get("/maps/overview", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     return response.text

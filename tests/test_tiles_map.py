@@ -44,7 +44,7 @@ def test_tiled_counties_show_tooltips_offline(offline_page, tiled_server: str,
     page, watch = offline_page(1100, 800)
     tiles: list[int] = []
     page.on("response", lambda r: "/tiles/counties/" in r.url and tiles.append(r.status))
-    page.goto(f"{tiled_server}/", wait_until="load")
+    page.goto(f"{tiled_server}/maps/overview", wait_until="load")  # the divisions map
     # Tiles arrive one by one: wait until at least five county paths are drawn.
     page.wait_for_function("document.querySelectorAll('path.atlas-county').length >= 5",
                            timeout=15000)

@@ -113,7 +113,7 @@ def test_import_boundaries_reports_and_publishes(atlas: Path, tmp_path: Path) ->
                        params={"f": "json", "limit": 100, "county_code": ANJI}).json()
     shapes = [f["geometry"]["type"] for f in items["features"] if f["geometry"]]
     assert shapes == ["MultiPolygon"] * (len(codes) - 1)
-    home = client.get("/", headers={"Accept": "text/html"})
+    home = client.get("/maps/overview", headers={"Accept": "text/html"})
     assert home.status_code == 200 and "atlas-township" in home.text
 
 

@@ -1,4 +1,4 @@
-"""Every `/maps/...` page (and the home page's map): reads the request (query, root path, the
+"""Every `/maps/...` page and the home page (the 一张图 workspace): reads the request (query, root path, the
 owner's token for an upload overlay) and calls `maps.views`; rendered pages are cached per
 query and layer versions (`maps.page_cache`), except the private overlay."""
 
@@ -16,6 +16,7 @@ from maps.views.choropleth import choropleth_page
 from maps.views.ecology import ecology_page
 from maps.views.home import home_page
 from maps.views.overlay import overlay_page
+from maps.views.workspace import workspace_page
 
 router = APIRouter()
 
@@ -32,15 +33,18 @@ def cached(request: Request, build: Callable[[], str]) -> str:
 
 
 def home_map(request: Request) -> str:
-    """The home map's HTML (for `/` when HTML is wanted, and /maps/overview)."""
+    """The home page's HTML (`/` when HTML is wanted): the 一张图 workspace."""
     threshold = settings_of(request).map_tiles_threshold
-    return cached(request, lambda: home_page(store_of(request), root_of(request), threshold))
+    return cached(request, lambda: workspace_page(store_of(request), root_of(request),
+                                                  threshold))
 
 
 @router.get("/maps/overview", response_class=HTMLResponse)
 def overview(request: Request) -> HTMLResponse:
-    """The home map under its own URL."""
-    return HTMLResponse(home_map(request))
+    """The administrative-divisions map (the former home map)."""
+    threshold = settings_of(request).map_tiles_threshold
+    return HTMLResponse(cached(request, lambda: home_page(store_of(request), root_of(request),
+                                                          threshold)))
 
 
 @router.get("/maps/axes", response_class=HTMLResponse)

@@ -14,11 +14,12 @@ from maps.elements.plugins import AntPath, PolyLineTextPath
 from maps.elements.popups import FactSheetPopups
 from maps.elements.unplaced import UnplacedList
 from maps.elements.vector_tiles import VectorTileLayer, tile_url
+from maps.elements.workspace import back_to_workspace
 
 __all__ = [
     "ATTRIBUTION", "AntPath", "Area", "AtlasMap", "Attribution", "ChoroplethForm", "Dot",
     "FactSheetPopups", "HUZHOU_BOUNDS", "InfoBox", "LedgerEntry", "LedgerMarkers",
     "LedgerPlace", "Legend", "Line", "Links", "Look", "Note", "PolyLineTextPath", "Ramp",
     "StaticAssets", "UnplacedList", "VectorTileLayer", "feature_layer", "inline_layer",
-    "static_url_of", "tile_url", "tiled",
+    "back_to_workspace", "static_url_of", "tile_url", "tiled",
 ]

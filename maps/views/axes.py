@@ -10,7 +10,7 @@ from layers.axes import AXIS_LAYER_IDS, RANK_ZH
 from layers.settlement_nodes import POSITION_SOURCE_ZH, TIER_ZH
 from layers.store import Store
 from maps.elements import (AntPath, Area, AtlasMap, Attribution, Dot, InfoBox, Legend, Line,
-                           Links, Note, PolyLineTextPath, UnplacedList)
+                           Links, Note, PolyLineTextPath, UnplacedList, back_to_workspace)
 from maps.views import render
 
 TIER_STYLE = {  # tier: (radius px, fill colour, English label)
@@ -48,7 +48,7 @@ def legend(schematic: bool, clusters: int) -> Legend:
 
 
 def links(root: str) -> Legend:
-    return Legend(entries=[Links([("统计 Stats", f"{root}/axes/stats"),
+    return Legend(entries=[Links([back_to_workspace(root), ("统计 Stats", f"{root}/axes/stats"),
                                   ("数据 Data", f"{root}/collections/axes?f=html"),
                                   ("区划 Divisions", f"{root}/maps/overview")])])
 
@@ -165,7 +165,8 @@ def build_axes_map(store: Store, root: str = "") -> AtlasMap:
         tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["区县 County"]),
     ).add_to(fmap)
     if not set(AXIS_LAYER_IDS) <= have:
-        InfoBox(Legend("没有发展轴图层 No axis layers — run gongfu build")).add_to(fmap)
+        InfoBox(Legend("没有发展轴图层 No axis layers — run gongfu build"),
+                links(root)).add_to(fmap)
         folium.LayerControl(collapsed=False).add_to(fmap)
         return fmap
     axes = store.frame("axes")

@@ -22,7 +22,7 @@ from layers.classification import K_RANGE, NO_DATA_COLOUR, SCHEMES
 from layers.store import Store
 from maps.elements import (HUZHOU_BOUNDS, Area, AtlasMap, Attribution, ChoroplethForm,
                            FactSheetPopups, InfoBox, Legend, Links, Look, Note,
-                           VectorTileLayer, feature_layer)
+                           VectorTileLayer, back_to_workspace, feature_layer)
 from maps.views import render
 
 DEFAULT_INDICATOR = "villages_per_100km2"
@@ -131,7 +131,7 @@ def links(layer_id: str, indicator: str, root: str) -> Legend:
         ("图例 PNG", f"{root}/indicators/{indicator}/legend?layer={layer_id}&f=png"),
         ("GeoJSON", f"{root}/collections/{layer_id}/items?f=json&limit=10000"
                     f"&indicator={indicator}"),
-        ("总图 Overview", f"{root}/")])])
+        back_to_workspace(root)])])
 
 
 def choice_title(table: indicators.IndicatorTable, ind: str) -> str:

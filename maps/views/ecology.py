@@ -10,7 +10,8 @@ from geo.raster import RasterCatalog, RasterMeta, info
 from layers.ecology import CARBON_DENSITY_RASTER, BambooParameters, ledger_frame
 from layers.store import Store
 from maps.elements import (Area, AtlasMap, Attribution, Dot, InfoBox, LedgerEntry,
-                           LedgerMarkers, LedgerPlace, Legend, Links, Note, Ramp, UnplacedList)
+                           LedgerMarkers, LedgerPlace, Legend, Links, Note, Ramp, UnplacedList,
+                           back_to_workspace)
 from maps.elements.ledger import LEDGER_COLOUR
 from maps.views import render
 
@@ -33,7 +34,8 @@ def legend(meta: RasterMeta, root: str) -> Legend:
 
 
 def links(meta: RasterMeta, root: str) -> Legend:
-    return Legend(entries=[Links([("台账 Ledger JSON", f"{root}/ecology/ledger"),
+    return Legend(entries=[Links([back_to_workspace(root),
+                                  ("台账 Ledger JSON", f"{root}/ecology/ledger"),
                                   ("参数 Parameters", f"{root}/ecology/parameters"),
                                   ("TileJSON", f"{root}/rasters/{meta.id}/tilejson.json")])])
 

@@ -7,7 +7,7 @@ import geopandas as gpd
 
 from layers.store import Store
 from maps.elements import (HUZHOU_BOUNDS, Area, AtlasMap, Attribution, Dot, InfoBox, Legend,
-                           Links, Look, feature_layer)
+                           Links, Look, back_to_workspace, feature_layer)
 from maps.views import render
 
 COUNTY_COLOURS = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462",
@@ -64,7 +64,8 @@ def legend(root: str, township_seats: tuple[int, int] | None) -> Legend:
     if township_seats is not None:
         entries.append(Dot(f"乡镇驻地 Township seat ({township_seats[0]}/{township_seats[1]})",
                            TOWNSHIP_COLOUR, small=True))
-    entries.append(Links([("数据 Data", f"{root}/collections?f=html"), ("API", f"{root}/docs")]))
+    entries.append(Links([back_to_workspace(root), ("数据 Data", f"{root}/collections?f=html"),
+                          ("API", f"{root}/docs")]))
     return Legend("湖州市行政区划", "Huzhou administrative divisions", entries)
 
 

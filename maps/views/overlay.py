@@ -15,7 +15,8 @@ from geo.raster import RasterMeta
 from layers.overlay import ZONE_LAYERS, overlay
 from layers.store import Store
 from layers.uploads import ID_FIELD
-from maps.elements import Area, AtlasMap, Attribution, InfoBox, Legend, Note
+from maps.elements import (Area, AtlasMap, Attribution, InfoBox, Legend, Links, Note,
+                           back_to_workspace)
 from maps.views import render
 
 UPLOAD_COLOUR = "#d7301f"
@@ -115,7 +116,8 @@ def build_overlay_map(public: Store, record, upload_store: Store, root: str = ""
                          overlay=True, show=False, opacity=0.7).add_to(fmap)
     for layer, frame in frames:
         add_upload(fmap, layer, frame)
-    InfoBox(legend(record.filename, result)).add_to(fmap)
+    InfoBox(legend(record.filename, result),
+            Legend(entries=[Links([back_to_workspace(root)])])).add_to(fmap)
     Attribution("上传 Upload: 用户自有数据 owner's own data").add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap.fit(padding=20)
