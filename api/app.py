@@ -10,7 +10,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api.routers import (axes, catalogue, downloads, ecology, features, indicators, maps, places,
-                         pmtiles, rasters, tiles, uploads)
+                         pmtiles, projects, rasters, tiles, uploads)
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.negotiation import wants_html
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(downloads.router)
     app.include_router(maps.router)
     app.include_router(axes.router)
+    app.include_router(projects.router)
     app.include_router(indicators.router)
     app.include_router(places.router)
     app.include_router(rasters.router)
