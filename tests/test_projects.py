@@ -245,3 +245,26 @@ def test_thresholds_checked() -> None:
     assert Thresholds.checked(30, 5) == Thresholds(30, 5)
     with pytest.raises(Exception):
         Thresholds.checked(0, 5)
+
+
+def test_cli_load(projects_store_path: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    copy = tmp_path / "atlas.gpkg"
+    shutil.copyfile(projects_store_path, copy)
+    runner = CliRunner()
+    dry = runner.invoke(app, ["projects", "load", str(FIXTURES / "projects_2024_03.csv"),
+                              "--store", str(copy), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "dry run" in dry.output and "红 red 2" in dry.output
+    bad = runner.invoke(app, ["projects", "load", str(FIXTURES / "projects_bad.csv"),
+                              "--store", str(copy)])
+    assert bad.exit_code == 2 and "detail.problems" in bad.output
+    done = runner.invoke(app, ["projects", "load", str(FIXTURES / "projects_2024_04.csv"),
+                               "--store", str(copy)])
+    assert done.exit_code == 0, done.output
+    assert len(GeoPackageStore(copy).frame("projects")) == 6
