@@ -11,7 +11,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api.routers import (axes, catalogue, downloads, ecology, features, indicators, maps, places,
-                         pmtiles, rasters, search, tiles, uploads, workspace)
+                         pmtiles, projects, rasters, search, tiles, uploads, workspace)
 from api.routers import print as print_router
 from api.deps import Services
 from api.errors import install_error_handlers
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(downloads.router)
     app.include_router(maps.router)
     app.include_router(axes.router)
+    app.include_router(projects.router)
     app.include_router(indicators.router)
     app.include_router(places.router)
     app.include_router(rasters.router)

@@ -27,6 +27,10 @@ def build(
     area = Region.parse(region)
     built = build_all(area)
     built += build_axes_layers(built)  # Huzhou demo development axes (示意)
+    if any(layer.id == "axes" for layer, _ in built):
+        from layers.projects import empty_project_layers
+
+        built += empty_project_layers()  # no project data is public: empty until imported
     for layer, frame in built:
         target.put(layer, frame)
         typer.echo(f"{layer.id:14s} {len(frame):6d} features  ({layer.title_zh})")

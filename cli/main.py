@@ -9,6 +9,7 @@ from cli.db import db_app
 from cli.export import export_app
 from cli.imports import import_boundaries, import_file
 from cli.indicators import indicators_app
+from cli.projects import projects_app
 from cli.seed import seed
 from cli.serve import serve
 
@@ -23,6 +24,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(db_app, name="db")  # the PostGIS store's database: init, migrate, load
 app.command("import")(import_file)  # planner uploads (layers/intake.py, as POST /uploads)
 app.command("import-boundaries")(import_boundaries)
+app.add_typer(projects_app, name="projects")  # project tables on the axes (issue 14)
 
 if __name__ == "__main__":
     app()

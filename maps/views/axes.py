@@ -11,6 +11,7 @@ from layers.settlement_nodes import POSITION_SOURCE_ZH, TIER_ZH
 from layers.store import Store
 from maps.elements import (AntPath, Area, AtlasMap, Attribution, Dot, InfoBox, Legend, Line,
                            Links, Note, PolyLineTextPath, UnplacedList, back_to_workspace)
+from maps.elements.projects import ProjectMarkers, ProjectPanel
 from maps.views import render
 
 TIER_STYLE = {  # tier: (radius px, fill colour, English label)
@@ -49,6 +50,7 @@ def legend(schematic: bool, clusters: int) -> Legend:
 
 def links(root: str) -> Legend:
     return Legend(entries=[Links([back_to_workspace(root), ("统计 Stats", f"{root}/axes/stats"),
+                                  ("项目预警 Warnings", f"{root}/projects/status"),
                                   ("数据 Data", f"{root}/collections/axes?f=html"),
                                   ("区划 Divisions", f"{root}/maps/overview")])])
 
@@ -152,6 +154,41 @@ def add_nodes(fmap: AtlasMap, placed) -> None:
         ).add_to(fmap)
 
 
+def add_projects(fmap: AtlasMap, store: Store, have: set[str], root: str) -> None:
+    """The latest snapshot of the demo scenario's projects, coloured by status, with the
+    filters and warnings panel (bottom left); unplaced projects listed, not drawn."""
+    from layers.projects import (PROJECTS_LAYER, TYPES, as_of_rows, counts, snapshot_rows,
+                                 warning_list)
+
+    if PROJECTS_LAYER not in have:
+        return
+    rows = snapshot_rows(store, None, "")
+    latest = as_of_rows(rows) if len(rows) else rows
+    if not len(latest):
+        InfoBox(Legend("项目监测 Project monitoring",
+                       "暂无项目：请导入项目台账 no projects yet (POST /projects, "
+                       f"template {root}/projects/template.xlsx)"),
+                position="bottomleft").add_to(fmap)
+        return
+    placed = latest[latest.geometry.notna()]
+    features = [{"id": r.project_id, "name": r.name, "type": r.type, "county": r.county_name,
+                 "status": r.status, "status_zh": r.status_zh, "lag": round(r.lag_pct, 1),
+                 "planned": r.planned_pct, "actual": r.actual_pct, "axis": r.axis_label,
+                 "invested": None if r.invested_wan != r.invested_wan else r.invested_wan,
+                 "total": r.total_investment_wan, "date": r.snapshot_date, "owner": r.owner,
+                 "lat": round(r.geometry.y, 7), "lon": round(r.geometry.x, 7)}
+                for r in placed.itertuples()]
+    ProjectMarkers(features, root).add_to(fmap)
+    unplaced = latest[latest.geometry.isna()]
+    InfoBox(ProjectPanel(counts(latest)["total"], list(TYPES),
+                         sorted(c for c in set(latest["county_name"]) if c),
+                         warning_list(latest)),
+            UnplacedList("未落位项目 Unplaced projects", "无位置，未作推测 no position, not guessed",
+                         [(r.name, f"{r.county_name or '—'} · {r.status_zh}")
+                          for r in unplaced.itertuples()], item_class="projects-unplaced"),
+            position="bottomleft").add_to(fmap)
+
+
 def build_axes_map(store: Store, root: str = "") -> AtlasMap:
     """Counties, axis domains, axes (by rank, animated direction, labels), nodes by tier."""
     have = {layer.id for layer in store.layers()}
@@ -179,6 +216,7 @@ def build_axes_map(store: Store, root: str = "") -> AtlasMap:
         lambda s: POSITION_SOURCE_ZH.get(s, s)))
     add_nodes(fmap, nodes[nodes.geometry.notna() & ~nodes.geometry.is_empty])
     unplaced = nodes[~nodes["placed"].astype(bool)]
+    add_projects(fmap, store, have, root)
     InfoBox(legend(schematic, len(store.frame("axis_clusters"))),
             unplaced_list(unplaced[["name", "tier", "county_name"]].to_dict("records")),
             links(root)).add_to(fmap)
