@@ -1,0 +1,7 @@
+"""The 驾驶舱 (dashboard) pages: /dashboard/{code}."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["dashboard"])
