@@ -10,7 +10,7 @@ matched today's polygons.
 from __future__ import annotations
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.deps import require_api_key, store_of
 from geo.errors import NotAnInteger, PayloadTooLarge
@@ -18,6 +18,7 @@ from layers import census
 from layers.index import service
 from layers.index.system import read_peers, read_system
 from layers.place_names import PlaceRegistry
+from maps.views.index import index_page
 
 router = APIRouter(tags=["indices"])
 
@@ -105,3 +106,12 @@ def _years(text: str) -> list[int] | None:
         return [int(y) for y in text.replace("，", ",").split(",") if y.strip()]
     except ValueError:
         raise NotAnInteger("years", text) from None
+
+
+@router.get("/maps/index", response_class=HTMLResponse, tags=["maps"])
+def index_map(request: Request, layer: str = "counties", year: int | None = None
+              ) -> HTMLResponse:
+    """The index view: composite and sub-index maps, rankings per peer group, radar and trend
+    charts, weights with their derivation (the census demonstration, 方法演示)."""
+    root = request.scope.get("root_path", "").rstrip("/")
+    return HTMLResponse(index_page(store_of(request), root, layer, year))
