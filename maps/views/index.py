@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 
 import folium
+import shapely
 import pandas as pd
 
 from layers.classification import NO_DATA_COLOUR, classify
@@ -121,6 +122,10 @@ def build_index_map(store: Store, root: str = "", result: IndexResult | None = N
     bounds = tuple(located.total_bounds) if len(located) else HUZHOU_BOUNDS
     fmap = AtlasMap.framing(f"{root}/static", bounds, result.system.title_zh, basemaps=False)
     fmap.width = (60.0, "%")  # the chart panel takes the other 40 %
+    # one drawing per series: polygons simplified together (borders stay shared, ~100 m)
+    outline = frame[["name", "geometry"]].copy()
+    outline["geometry"] = shapely.set_precision(
+        shapely.coverage_simplify(outline.geometry.to_numpy(), 0.001), 1e-5)
     legend_entries = []
     for position, (column, title) in enumerate(_series(result)):
         values = scores[column].reindex(frame.index)
@@ -137,7 +142,7 @@ def build_index_map(store: Store, root: str = "", result: IndexResult | None = N
                                   for e in classes.entries]
         elif len(present):
             colours[present.index] = "#41b6c4"
-        shown = frame[["name", "geometry"]].copy()
+        shown = outline.copy()
         shown["code"] = frame.index
         shown["value"] = [_f(v) for v in values]
         shown["rank"] = [str(int(scores.at[c, "rank"])) if c in scores.index else "—"
