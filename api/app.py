@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.routers import (axes, catalogue, downloads, ecology, features, indicators, maps, places,
                          pmtiles, projects, rasters, search, tiles, uploads, workspace)
+from api.routers import dashboard, indices  # composite indices, 驾驶舱
 from api.routers import print as print_router
 from api.deps import Services
 from api.errors import install_error_handlers
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(axes.router)
     app.include_router(projects.router)
     app.include_router(indicators.router)
+    app.include_router(indices.router)
+    app.include_router(dashboard.router)
     app.include_router(places.router)
     app.include_router(rasters.router)
     app.include_router(ecology.router)

@@ -44,4 +44,19 @@ def build(
         # where the server will look for it: GONGFU_RASTER_DIR, else beside the store file
         meta = build_demo_raster(target, RasterCatalog(settings.raster_folder(target)))
         typer.echo(f"raster {meta.id} ({meta.title_zh})")
+    _load_census(target)
     typer.echo(f"written to {where(target)}")
+
+
+def _load_census(target) -> None:
+    """Census indicators into the store's indicator table (citations on every row), with the
+    join report against the polygons just built: what does not match is listed, never dropped
+    silently."""
+    from layers import census, indicators
+
+    have = {layer.id for layer in target.layers()}
+    polygons = set(target.frame("counties").index) if "counties" in have else set()
+    # census replaces its own ids; the computed indicators are refreshed for the new polygons
+    indicators.add(target, indicators.census_table().merged(indicators.computed(target)))
+    for line in census.report_lines(census.join_report(polygons)):
+        typer.echo(line)

@@ -8,6 +8,7 @@ from cli.build import build
 from cli.db import db_app
 from cli.export import export_app
 from cli.imports import import_boundaries, import_file
+from cli.index import index
 from cli.indicators import indicators_app
 from cli.projects import projects_app
 from cli.seed import seed
@@ -18,6 +19,7 @@ app = typer.Typer(help="共富图集 Gongfu Atlas — web GIS for Huzhou's plann
 # The order `gongfu --help` lists them in, as before the move out of api/.
 app.command()(build)
 app.add_typer(indicators_app, name="indicators")
+app.command()(index)  # composite indices (cli/index.py)
 app.command()(serve)
 app.command()(seed)
 app.add_typer(export_app, name="export")

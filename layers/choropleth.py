@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import pandas as pd
 
-from geo.errors import InvalidParameter, NotAnInteger
+from geo.errors import InvalidParameter, NotAnInteger, UnknownChoice
 from layers import indicators
 from layers.classification import NO_DATA_COLOUR, Classification, classify
 from layers.store import Store
@@ -38,6 +38,8 @@ class ChoroplethSpec:
     ramp: str = "YlOrRd"
     breaks: tuple[float, ...] | None = None
     reverse: bool = False
+    change: str | None = None  # "delta" (Δ = year − base_year) or "pct" (% change)
+    base_year: int | None = None  # the year compared with (default: the earliest)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class Choropleth:
 
     @property
     def title(self) -> str:
+        if self.spec.change:  # the catalogue entry of a change view names both years
+            return f"{self.meta.get('title_zh', '')} {self.meta.get('title_en', '')}".strip()
         if self.spec.year:
             year = f"（{self.spec.year}）"
         else:  # each place's newest figure: say so when the years differ
@@ -64,6 +68,9 @@ class Choropleth:
                     derived=self.meta.get("derived") == "true",
                     matched=int((self.classification.classes >= 0).sum()),
                     features=len(self.frame))
+        if self.spec.change:
+            body.update(change=self.spec.change, year=int(self.meta["year"]),
+                        base_year=int(self.meta["base_year"]))
         return body
 
 
@@ -89,7 +96,11 @@ def choropleth(store: Store, layer_id: str, spec: ChoroplethSpec) -> Choropleth:
             f"Indicator '{spec.indicator}' has no figures for {spec.year}. Years: {years}",
             parameter="year")
     frame = store.frame(layer.id)
-    values = table.values(spec.indicator, spec.year).reindex(frame.index)
+    if spec.change:
+        meta, values = change_values(table, spec, years)
+        values = values.reindex(frame.index)
+    else:
+        values = table.values(spec.indicator, spec.year).reindex(frame.index)
     classes = classify(values["value"], spec.scheme, spec.k,
                        list(spec.breaks) if spec.breaks else None, spec.ramp,
                        spec.reverse or meta.get("higher_is_better") == "false")
@@ -109,8 +120,59 @@ def choropleth(store: Store, layer_id: str, spec: ChoroplethSpec) -> Choropleth:
     return result
 
 
+CHANGES = {"delta": ("变化量", "change", "Δ"), "pct": ("变化率", "% change", "%")}
+
+
+def change_values(table: indicators.IndicatorTable, spec: ChoroplethSpec,
+                  years: list[int]) -> tuple[dict[str, str], pd.DataFrame]:
+    """The change of an indicator between `spec.base_year` and `spec.year` per place: Δ in the
+    indicator's unit, or % of the base value (no base or a base of 0 → no data). Returns the
+    catalogue entry of the change (titled with both years, labelled 计算值) and the values."""
+    if spec.change not in CHANGES:
+        raise UnknownChoice("change", spec.change, tuple(CHANGES))
+    if len(years) < 2:
+        raise InvalidParameter(
+            f"指标“{spec.indicator}”只有 {years} 年的数据，无法计算变化。",
+            f"Indicator '{spec.indicator}' has figures for {years} only: no change to map.",
+            parameter="change")
+    year = spec.year if spec.year is not None else years[-1]
+    base = spec.base_year if spec.base_year is not None else years[0]
+    if base not in years or base == year:
+        choices = [y for y in years if y != year]
+        raise UnknownChoice("base_year", base, choices)
+    meta = dict(table.indicator(spec.indicator))
+    now, then = table.values(spec.indicator, year), table.values(spec.indicator, base)
+    codes = now.index.intersection(then.index)
+    now, then = now.loc[codes], then.loc[codes]
+    zh, en, sign = CHANGES[spec.change]
+    if spec.change == "delta":  # the change of a percentage is in percentage points
+        unit = "个百分点" if meta.get("unit") == "%" else meta.get("unit", "")
+        value = now["value"] - then["value"]
+    else:
+        base_value = then["value"].where(then["value"] != 0)
+        value, unit = ((now["value"] - base_value) / base_value * 100).round(2), "%"
+    out = now.copy()
+    out["value"] = value.round(4)
+    out["unit"], out["qualifier"], out["year"] = unit, "", year
+    out["value_as_written"] = [f"{_number(a)} → {_number(b)}" for a, b in
+                               zip(then["value"], now["value"])]
+    out["source"] = (f"计算值：{year}年与{base}年之{'差' if spec.change == 'delta' else '变化率'}"
+                     f" Computed {en} {base}→{year}; 来源 Source: " + now["source"])
+    title_zh = meta.get("title_zh", "").replace("（计算值）", "")
+    meta.update(title_zh=f"{title_zh}{zh}（{base}→{year}，计算值）", change=spec.change,
+                year=str(year), base_year=str(base),
+                title_en=f"{meta.get('title_en', '')}, {en} {base}→{year} ({sign}, computed)",
+                unit=unit, source=f"计算值 Computed from: {meta.get('source', '')}")
+    return meta, out
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.6g}"
+
+
 def spec_from_params(params, default_indicator: str | None = None) -> ChoroplethSpec | None:
-    """A spec from query parameters (indicator, year, scheme, k, ramp, breaks, reverse)."""
+    """A spec from query parameters (indicator, year, scheme, k, ramp, breaks, reverse, and
+    change=delta|pct with base_year for a change view)."""
     indicator = params.get("indicator") or default_indicator
     if not indicator:
         return None
@@ -127,11 +189,16 @@ def spec_from_params(params, default_indicator: str | None = None) -> Choropleth
                                    "numbers.", parameter="breaks") from None
     scheme = params.get("scheme") or ("user" if breaks else "quantiles")
     reverse = str(params.get("reverse", "")).lower() in ("1", "true", "yes")
+    change = params.get("change") or None
+    if change is not None and change not in CHANGES:
+        raise UnknownChoice("change", change, tuple(CHANGES))
+    base_year = _int(params.get("base_year"), "base_year") if params.get("base_year") else None
     return ChoroplethSpec(indicator, year, scheme, k, params.get("ramp") or "YlOrRd", breaks,
-                          reverse)
+                          reverse, change, base_year)
 
 
-CHOROPLETH_PARAMS = ("indicator", "year", "scheme", "k", "ramp", "breaks", "reverse")
+CHOROPLETH_PARAMS = ("indicator", "year", "scheme", "k", "ramp", "breaks", "reverse", "change",
+                     "base_year")
 
 
 def _int(text: str, name: str) -> int:

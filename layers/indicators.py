@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import NotFound
+from layers import census
 from layers.indicator_values import parse_value
 from layers.model import Layer, Provenance
 from layers.place_names import PlaceRegistry
@@ -216,7 +217,12 @@ def save(store: Store, table: IndicatorTable) -> None:
 
 
 def default_table(store: Store) -> IndicatorTable:
-    return seed_table().merged(computed(store))
+    return seed_table().merged(census_table()).merged(computed(store))
+
+
+def census_table() -> IndicatorTable:
+    """The shipped census figures (layers/census.py), each row citing the census yearbook."""
+    return IndicatorTable.of(*census.census_frames())
 
 
 # ----------------------------------------------------------------------------- seed facts

@@ -39,7 +39,7 @@ def test_help_lists_every_command_group() -> None:
 
 def test_every_command_goes_through_the_one_error_mapper() -> None:
     commands = _commands(app)
-    assert len(commands) == 12  # build serve seed import import-boundaries + 2 + 1 + 3 + 1 in groups
+    assert len(commands) == 13  # build serve seed index import import-boundaries + groups
     unmapped = [c.__name__ for c in commands if not getattr(c, "maps_atlas_errors", False)]
     assert unmapped == []
 

@@ -4,6 +4,7 @@ paths under our /static (`static_js`, `static_css`) so pages work offline under 
 
 from maps.elements.assets import StaticAssets, static_url_of
 from maps.elements.attribution import ATTRIBUTION, Attribution
+from maps.elements.charts import ChartPanel
 from maps.elements.choropleth_form import ChoroplethForm
 from maps.elements.feature_layer import Look, feature_layer, inline_layer, tiled
 from maps.elements.framing import HUZHOU_BOUNDS, AtlasMap
@@ -17,7 +18,8 @@ from maps.elements.vector_tiles import VectorTileLayer, tile_url
 from maps.elements.workspace import back_to_workspace
 
 __all__ = [
-    "ATTRIBUTION", "AntPath", "Area", "AtlasMap", "Attribution", "ChoroplethForm", "Dot",
+    "ATTRIBUTION", "AntPath", "Area", "AtlasMap", "Attribution", "ChartPanel",
+    "ChoroplethForm", "Dot",
     "FactSheetPopups", "HUZHOU_BOUNDS", "InfoBox", "LedgerEntry", "LedgerMarkers",
     "LedgerPlace", "Legend", "Line", "Links", "Look", "Note", "PolyLineTextPath", "Ramp",
     "StaticAssets", "UnplacedList", "VectorTileLayer", "feature_layer", "inline_layer",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 STATUS_COLOUR = {"red": "#d7191c", "yellow": "#f0a500", "green": "#1a9641"}
 POSITION_ZH = {"planner": "坐标", "planner_area": "项目范围面", "county_seat_standin":

@@ -44,12 +44,17 @@
             }).bindTooltip(esc(f.name) + " · " + esc(f.status_zh))
               .bindPopup(popupHtml(f), {maxWidth: 360});
             m.on("popupopen", function (e) {
-                var el = e.popup.getElement().querySelector(".project-curve");
                 var url = o.root + "/projects/" + encodeURIComponent(f.id) + "/curve" +
                     (o.scenario ? "?scenario=" + encodeURIComponent(o.scenario) : "");
+                // The chart's box is looked up when the data arrives: Leaflet may have
+                // re-rendered the popup's content meanwhile (a box found earlier is detached).
+                function box() {
+                    var root = e.popup.getElement();
+                    return root ? root.querySelector(".project-curve") : null;
+                }
                 fetch(url).then(function (r) { return r.json(); })
-                    .then(function (body) { drawCurve(el, body.curve || []); })
-                    .catch(function () { el.textContent = "曲线读取失败 curve unavailable"; });
+                    .then(function (body) { var el = box(); if (el) { drawCurve(el, body.curve || []); } })
+                    .catch(function () { var el = box(); if (el) { el.textContent = "曲线读取失败 curve unavailable"; } });
             });
             m.project = f;
             markers.push(m);
