@@ -70,7 +70,12 @@ def test_filter_by_status(page) -> None:
 def test_popup_holds_the_curve(page, artifacts: Path) -> None:
     tab, watch = page
     tab.locator("path.project-status-yellow").first.click(force=True)
-    tab.wait_for_selector(".project-popup .project-curve svg")
+    tab.wait_for_selector(".project-popup")
+    try:
+        tab.wait_for_selector(".project-popup .project-curve svg", timeout=15_000)
+    except Exception:  # say what the popup holds instead of a bare timeout
+        html = tab.evaluate("document.querySelector('.project-popup').outerHTML")
+        raise AssertionError(f"no curve drawn; popup: {html[:2000]}") from None
     assert "虚构示例·南浔物流通道" in tab.locator(".project-popup").inner_text()
     tab.screenshot(path=str(artifacts / "projects_map.png"))
     assert watch.blocked == [] and watch.errors == [] and watch.failed == []
