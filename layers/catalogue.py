@@ -3,10 +3,9 @@ raster catalogue), as `Layer`s with one provenance shape and one version token e
 
 from __future__ import annotations
 
-from geo.errors import UnknownCollection
 from geo.raster import RasterCatalog, RasterMeta
 from layers.model import Layer, Provenance
-from layers.store import Store
+from layers.store import Store, find_layer
 
 RASTER_CRS = "EPSG:4549"  # rasters are stored on the CGCS2000 3° GK plane (geo/raster.py)
 
@@ -66,13 +65,7 @@ class Catalogue:
         return found
 
     def layer(self, layer_id: str) -> Layer:
-        for layer in self.layers():
-            if layer.id == layer_id:
-                return layer
-        known = ", ".join(layer.id for layer in self.layers())
-        raise UnknownCollection(f"没有名为“{layer_id}”的图层。现有图层：{known}",
-                                f"No layer named '{layer_id}'. Available layers: {known}",
-                                collection=layer_id)
+        return find_layer(self.layers(), layer_id)
 
     def version(self, layer_id: str) -> str:
         """A token that changes when the layer changes: the store's version for a vector

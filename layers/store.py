@@ -98,15 +98,7 @@ class Store(ABC):
         return frame
 
     def layer(self, layer_id: str) -> Layer:
-        for layer in self.layers():
-            if layer.id == layer_id:
-                return layer
-        known = ", ".join(layer.id for layer in self.layers())
-        raise UnknownCollection(
-            f"没有名为“{layer_id}”的图层。现有图层：{known}",
-            f"No layer named '{layer_id}'. Available layers: {known}",
-            collection=layer_id,
-        )
+        return find_layer(self.layers(), layer_id)
 
     def features(
         self,
@@ -163,6 +155,19 @@ class Store(ABC):
         from layers.uploads import load_secret
 
         return load_secret(folder)
+
+
+def find_layer(layers: list[Layer], layer_id: str) -> Layer:
+    """The layer with this id, else UnknownCollection (404) listing the ids there are."""
+    for layer in layers:
+        if layer.id == layer_id:
+            return layer
+    known = ", ".join(layer.id for layer in layers)
+    raise UnknownCollection(
+        f"没有名为“{layer_id}”的图层。现有图层：{known}",
+        f"No layer named '{layer_id}'. Available layers: {known}",
+        collection=layer_id,
+    )
 
 
 _META_TABLE = "gongfu_layers"
