@@ -17,6 +17,7 @@ from api.routers import print as print_router
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.negotiation import wants_html
+from api.rate_limit import RateLimits
 from api.settings import Settings
 from api.tile_cache import CachedTiles, install_fast_path
 from layers.store import Store
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.settings, app.state.store = services.settings, services.store
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(RateLimits, per_minute=settings.rate_limit_per_minute)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

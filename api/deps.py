@@ -37,7 +37,8 @@ class Services:
         self.tiles = VectorTiles(store, settings.tile_cache_mb * 2**20)
         self.pmtiles = PMTilesFolder(settings.pmtiles_dir)
         self.uploads = Uploads(store, settings.uploads_folder(store), settings.api_key_set(),
-                               settings.upload_limits(), settings.upload_sandbox())
+                               settings.upload_limits(), settings.upload_sandbox(),
+                               settings.upload_quota_count)
         self.axis_plans = ServedPlans()  # the served axes plan per store version (cached)
         self._rasters = RasterCatalog(settings.raster_folder())
         self._demo_lock = threading.Lock()

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     # seconds, and MB of memory; 0 seconds reads in the server process (not for production).
     upload_parse_seconds: float = 120.0
     upload_parse_memory_mb: int = 2048
+    # Quotas: uploads kept per owner; requests per minute per client on the expensive
+    # endpoints (uploads, overlays, compliance, zonal statistics; 0 = no limit).
+    upload_quota_count: int = 500
+    rate_limit_per_minute: int = 120
     # Comma-separated keys that may write shared layers and own uploads (e.g. for the CLI).
     api_keys: str = ""
     # 一张图 workspace basemaps: the 天地图 browser key (tk=…; the browser fetches 天地图

@@ -44,7 +44,8 @@ def import_file(
     public = settings.open_store()  # PostGIS when GONGFU_DATABASE_URL is set: uploads shared
     # the API's intake pipeline (layers/intake.py), so a CLI upload is the same as a POST
     uploads = Uploads(public, settings.uploads_folder(public), settings.api_key_set(),
-                      settings.upload_limits(), settings.upload_sandbox())
+                      settings.upload_limits(), settings.upload_sandbox(),
+                      settings.upload_quota_count)
     owner = uploads.owner(api_key) if api_key else None
     if api_key and owner is None:
         fail("API key not in GONGFU_API_KEYS / 密钥无效")

@@ -119,6 +119,13 @@ class Unauthorized(AtlasError):
     template_en = "A valid access token is required."
 
 
+class QuotaExceeded(AtlasError):
+    """The caller already holds as much as one owner may (e.g. uploads kept)."""
+
+    status = 403
+    code = "quota_exceeded"
+
+
 class NotFound(AtlasError):
     """Base for references to things that do not exist."""
 

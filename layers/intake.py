@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geo.archive import UnpackLimits
+from geo.errors import QuotaExceeded
 from geo.sandbox import Limits, run_limited
 from geo.vector_read import read_folder
 from layers.store import Store
@@ -33,12 +34,14 @@ class Uploads:
     how big they may be."""
 
     def __init__(self, public: Store, folder: Path, api_keys: set[str],
-                 limits: UnpackLimits, sandbox: Limits | None = Limits()) -> None:
+                 limits: UnpackLimits, sandbox: Limits | None = Limits(),
+                 quota: int = 500) -> None:
         self.public = public
         self.store = public.upload_store(Path(folder))
         self.tokens = Tokens(public.token_secret(Path(folder)), api_keys)
         self.limits = limits
         self.sandbox = sandbox  # None: read in this process (trusted files, e.g. benchmarks)
+        self.quota = quota  # uploads one owner may keep
 
     def owner(self, token: str | None) -> str | None:
         """The owner id behind a token (an issued token or an API key), else None."""
@@ -56,6 +59,11 @@ class Uploads:
         report = build_report(read, filename, huzhou_outline(self.public))
         if dry_run:
             return Intake(report)
+        if owner is not None and len(self.store.list(owner)) >= self.quota:
+            raise QuotaExceeded(
+                f"已达每人 {self.quota} 个上传的上限：请先删除不再需要的上传。",
+                f"You have reached the limit of {self.quota} uploads: delete ones you no "
+                "longer need first.", quota=self.quota)
         token = None
         if owner is None:
             token = self.tokens.issue()
