@@ -150,6 +150,24 @@ class IndicatorTable:
         counts = rows.groupby("indicator")["code"].nunique()
         return sorted(counts[counts >= 2].index, key=lambda i: (-counts[i], i))
 
+    def summary(self) -> pd.DataFrame:
+        """Per indicator (the catalogue's order): years with figures, number of places with a
+        number, levels, and whether it is mappable — one pass over the facts (the per-entry
+        scans made the 1,810-entry catalogue take ~5 s)."""
+        facts = self.facts
+        numbered = facts[facts["value"].notna() & (facts["code"] != "")]
+        places = numbered.groupby("indicator")["code"].nunique()
+        years = facts.dropna(subset=["year"]).groupby("indicator")["year"].agg(
+            lambda ys: sorted({int(y) for y in ys}))
+        levels = facts[facts["level"] != ""].groupby("indicator")["level"].agg(
+            lambda ls: sorted(set(ls)))
+        out = pd.DataFrame(index=self.catalog.index)
+        out["places"] = places.reindex(out.index).fillna(0).astype(int)
+        out["years"] = [years.get(i, []) for i in out.index]
+        out["levels"] = [levels.get(i, []) for i in out.index]
+        out["mappable"] = out["places"] >= 2
+        return out
+
     def merged(self, other: "IndicatorTable") -> "IndicatorTable":
         """This table with `other`'s indicators replacing any of the same id."""
         keep = ~self.facts["indicator"].isin(other.catalog.index)
@@ -173,6 +191,24 @@ def version_of(store: Store) -> str:
         return "stored:" + store.version(FACTS_LAYER.id)
     return "default:" + ",".join(store.version(i) for i in ("counties", "townships", "villages")
                                  if i in have)
+
+
+_summary_cache: dict[tuple, tuple[IndicatorTable, pd.DataFrame]] = {}
+
+
+def load_with_summary(store: Store) -> tuple[IndicatorTable, pd.DataFrame]:
+    """`load(store)` and its `summary()`, computed once per indicator version."""
+    key = (id(store), version_of(store))
+    with _cache_lock:
+        if key in _summary_cache:
+            return _summary_cache[key]
+    table = load(store)
+    summary = table.summary()
+    with _cache_lock:
+        if len(_summary_cache) > 8:
+            _summary_cache.clear()
+        _summary_cache[key] = (table, summary)
+    return table, summary
 
 
 def load(store: Store) -> IndicatorTable:

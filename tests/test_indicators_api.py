@@ -73,7 +73,7 @@ def _xlsx() -> bytes:
 
 
 def test_catalogue_lists_computed_and_seed_indicators(client) -> None:
-    body = client.get("/indicators").json()
+    body = client.get("/indicators", params={"limit": 5000}).json()
     by_id = {i["id"]: i for i in body["indicators"]}
     assert by_id["villages_per_100km2"]["derived"] is True
     assert by_id["villages_per_100km2"]["origin"] == "computed"
@@ -346,3 +346,16 @@ def test_long_table_with_year_unit_and_source_columns(private) -> None:
     assert values["value"].to_dict() == {"330523": 15, "330521": 9}
     assert values.at["330523", "source"] == "测试来源乙" and values.at["330523", "unit"] == "家"
     assert indicators.load(store).years("共富工坊") == [2022, 2023]
+
+
+def test_catalogue_is_paged_and_searchable(client) -> None:
+    first = client.get("/indicators", params={"limit": 50}).json()
+    assert first["numberReturned"] == 50 < first["numberMatched"]
+    (nxt,) = [link["href"] for link in first["links"] if link["rel"] == "next"]
+    second = client.get(nxt.replace("http://testserver", "")).json()
+    assert {i["id"] for i in first["indicators"]}.isdisjoint(i["id"] for i in second["indicators"])
+    found = client.get("/indicators", params={"q": "村庄", "limit": 5000}).json()["indicators"]
+    assert found and all("村庄" in (i["title_zh"] + i["id"]) for i in found)
+    county = client.get("/indicators", params={"level": "county", "mappable": "true",
+                                               "limit": 5000}).json()["indicators"]
+    assert county and all("county" in i["levels"] and i["places"] >= 2 for i in county)

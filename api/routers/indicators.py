@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from urllib.parse import urlencode
+
+import pandas as pd
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import require_api_key, store_of
@@ -32,17 +35,17 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _entry(request: Request, table: indicators.IndicatorTable, ind: str) -> dict[str, Any]:
+def _entry(request: Request, table: indicators.IndicatorTable, summary: Any,
+           ind: str) -> dict[str, Any]:
     meta = table.indicator(ind)
-    rows = table.facts[table.facts["indicator"] == ind]
     base = f"{_base(request)}/indicators/{ind}"
     return {
         **meta,
         "derived": meta.get("derived") == "true",
         "higher_is_better": {"true": True, "false": False}.get(meta["higher_is_better"]),
-        "years": table.years(ind),
-        "places": int(rows.loc[rows["value"].notna() & (rows["code"] != ""), "code"].nunique()),
-        "levels": sorted(set(rows["level"]) - {""}),
+        "years": summary.at[ind, "years"],
+        "places": int(summary.at[ind, "places"]),
+        "levels": summary.at[ind, "levels"],
         "links": [
             {"href": base, "rel": "self", "type": "application/json"},
             {"href": f"{base}/values", "rel": "data", "type": "application/json"},
@@ -55,14 +58,40 @@ def _entry(request: Request, table: indicators.IndicatorTable, ind: str) -> dict
 
 @router.get("/indicators")
 def list_indicators(request: Request, origin: str | None = None,
-                    mappable: bool = False) -> JSONResponse:
-    """The indicator catalogue; `mappable=true` keeps those with figures for ≥ 2 places."""
-    table = indicators.load(_store(request))
-    ids = table.mappable() if mappable else list(table.catalog.index)
+                    mappable: bool = False,
+                    q: str | None = Query(None, description="text in the id or the titles"),
+                    level: str | None = Query(None, description="county, city, township…"),
+                    limit: int = Query(100, ge=1, le=5000),
+                    offset: int = Query(0, ge=0)) -> JSONResponse:
+    """The indicator catalogue, paged (`limit`/`offset`, `next` link) and searchable (`q`,
+    `level`, `origin`); `mappable=true` keeps those with figures for ≥ 2 places."""
+    store = _store(request)
+    version = indicators.version_of(store)
+    table, summary = indicators.load_with_summary(store)
+    catalog = table.catalog
+    keep = pd.Series(True, index=catalog.index)
+    if mappable:
+        keep &= summary["mappable"]
     if origin:
-        ids = [i for i in ids if table.catalog.at[i, "origin"] == origin]
-    body = {"indicators": [_entry(request, table, i) for i in ids], "numberMatched": len(ids),
-            "version": indicators.version_of(_store(request))}
+        keep &= catalog["origin"] == origin
+    if level:
+        keep &= summary["levels"].map(lambda levels: level in levels)
+    if q:
+        text = (catalog.index.to_series() + " " + catalog["title_zh"].fillna("") + " "
+                + catalog["title_en"].fillna("")).str.lower()
+        keep &= text.str.contains(q.strip().lower(), regex=False)
+    ids = list(catalog.index[keep.to_numpy()])
+    if mappable:  # most places first, as the picker wants them
+        ids.sort(key=lambda i: (-summary.at[i, "places"], i))
+    page = ids[offset:offset + limit]
+    body: dict[str, Any] = {
+        "indicators": [_entry(request, table, summary, i) for i in page],
+        "numberMatched": len(ids), "numberReturned": len(page), "version": version,
+        "links": []}
+    if offset + limit < len(ids):
+        query = {**request.query_params, "offset": str(offset + limit), "limit": str(limit)}
+        body["links"].append({"rel": "next", "type": "application/json",
+                              "href": f"{_base(request)}/indicators?{urlencode(query)}"})
     return JSONResponse(body)
 
 
@@ -85,7 +114,8 @@ def seed_report() -> JSONResponse:
 @router.get("/indicators/{indicator_id}")
 def indicator(request: Request, indicator_id: str) -> JSONResponse:
     table = indicators.load(_store(request))
-    return JSONResponse(_entry(request, table, indicator_id))
+    table, summary = indicators.load_with_summary(_store(request))
+    return JSONResponse(_entry(request, table, summary, indicator_id))
 
 
 @router.get("/indicators/{indicator_id}/values")
