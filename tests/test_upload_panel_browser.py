@@ -83,7 +83,7 @@ def test_upload_report_save_overlay_download_and_delete(offline_page, server: st
                                                         parcels_zip: bytes,
                                                         artifacts: Path) -> None:
     page, watch, urls = open_workspace(offline_page, server)
-    assert page.locator(".up-empty").inner_text().startswith("导入密钥")
+    assert "导入密钥" in page.locator(".up-empty").inner_text()
     assert not any(urlsplit(u).path.startswith("/uploads") for u in urls)  # no key, no request
 
     page.set_input_files("#up-file", files=[{"name": "规划地块.zip", "mimeType": "application/zip",
@@ -223,3 +223,18 @@ def test_axes_editor_dry_run_draws_nodes_and_lists_problem_rows(offline_page, se
     # the one 422 is the table's own answer; nothing else failed
     assert [f for f in watch.failed if "/axes/generate" not in f] == []
     assert watch.blocked == []
+
+
+def test_indicator_table_dry_run_shows_the_join_report(offline_page, server: str) -> None:
+    page, watch, _ = open_workspace(offline_page, server)
+    page.click("#up-ind-open")
+    table = "区县,常住人口（万人）\n吴兴区,70.1\n安吉县,60.2\n不存在县,1\n".encode("gb18030")
+    page.set_input_files("#up-ind-file", files=[{"name": "指标.csv", "mimeType": "text/csv",
+                                                 "buffer": table}])
+    page.click("#up-drawer .up-ind-run")
+    page.wait_for_selector("#up-drawer .up-up_matched")
+    assert page.locator("#up-drawer .up-up_matched").inner_text() == "2"
+    assert page.locator("#up-drawer .up-up_unmatched").inner_text() == "1"
+    assert "不存在县" in page.locator("#up-drawer").inner_text()
+    assert page.locator("#up-drawer .up-ind-save").is_visible()
+    assert watch.problems == []
