@@ -7,6 +7,7 @@ from __future__ import annotations
 from layers.store import Store
 from maps.elements import HUZHOU_BOUNDS, AtlasMap, Attribution, tiled
 from maps.elements.ledger import LEDGER_COLOUR
+from maps.elements.upload_panel import UploadPanel
 from maps.elements.workspace import (BasemapSwitcher, DownloadDialog, LayerCatalogue,
                                      PlaceSearch, PrintExport, WorkspaceShell)
 from maps.messages import DEFAULT_CHOICES, ENCODED_FORMATS, MESSAGES
@@ -78,6 +79,7 @@ def build_workspace(store: Store, root: str = "", tiles_threshold: int | None = 
     PrintExport(url=f"{root}/print", papers=["A4", "A3"], formats=["png", "pdf"]
                 ).add_to(fmap)
     Attribution().add_to(fmap)
+    UploadPanel(root=root).add_to(fmap)  # 我的数据 (issue 13), after the workspace parts
     return fmap.fit()
 
 

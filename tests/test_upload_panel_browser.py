@@ -1,0 +1,240 @@
+"""我的数据 in the 一张图 workspace, driven through the page's own controls in Debian Chromium
+with the network cut, against a real server: a GBK shapefile zip without .cpg/.prj → the
+dry-run report (12 parcels, 30.4 km², GB18030, EPSG:4549 inferred) → 保存 → listed, drawn
+from tiles fetched with the key in the header → overlay table with 安吉县 → download → the
+key survives a reload, another browser sees nothing → delete → forget. The axes editor's dry
+run draws the nodes of a small table and lists every problem row of a bad one."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import warnings
+import zipfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import geopandas as gpd
+import httpx
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+SCRIPT = "<script>window.pwned=1</script>"
+KEY_STORE = "gongfu.uploads.key"
+# 12 parcels of 1 600 m × 1 583.3 m = 2.5333 km² each, 30.4 km² in all, in 安吉县, written as
+# CGCS2000 3° GK CM 120E (EPSG:4549) eastings/northings with no zone prefix.
+WIDTH, HEIGHT = 1600.0, 30.4e6 / 12 / 1600
+PARCELS = [shapely.box(462_000 + 2000 * i, 3_382_000 + 2000 * j,
+                       462_000 + 2000 * i + WIDTH, 3_382_000 + 2000 * j + HEIGHT)
+           for j in range(3) for i in range(4)]
+
+
+def gbk_parcels_zip(folder: Path) -> bytes:
+    """A GBK polygon shapefile with no .cpg and no .prj and the DBF language byte 0, zipped —
+    built like test_vector_read.gbk_shapefile / test_uploads.gbk_zip, with parcels."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = gpd.GeoDataFrame({"名称": [f"地块{k + 1}" for k in range(12)], "用途": ["耕地"] * 12,
+                              "备注": [SCRIPT] + [""] * 11}, geometry=PARCELS)
+    shp = folder / "规划地块.shp"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no crs": intended, this file has no .prj
+        pyogrio.write_dataframe(frame, shp, driver="ESRI Shapefile", encoding="CP936")
+    for sidecar in (".cpg", ".prj"):
+        shp.with_suffix(sidecar).unlink(missing_ok=True)
+    dbf = shp.with_suffix(".dbf")
+    data = bytearray(dbf.read_bytes())
+    data[29] = 0  # no language driver: the reader must find GB18030 itself
+    dbf.write_bytes(bytes(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.iterdir()):
+            zf.write(path, path.name)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def server(start_server, store_path: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real server over a private copy of the Huzhou store, with an API key configured."""
+    folder = tmp_path_factory.mktemp("upload_panel")
+    path = folder / "atlas.gpkg"
+    shutil.copyfile(store_path, path)
+    return start_server(path, GONGFU_API_KEYS="bureau-key",
+                        GONGFU_UPLOADS_DIR=str(folder / "uploads"))
+
+
+@pytest.fixture(scope="module")
+def parcels_zip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return gbk_parcels_zip(tmp_path_factory.mktemp("parcels") / "shp")
+
+
+def open_workspace(offline_page, server: str):
+    page, watch = offline_page(1400, 900)
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.goto(f"{server}/", wait_until="load")
+    page.wait_for_selector("#ws-side #up-section")
+    page.wait_for_selector(".ws-layer[data-layer=counties]")
+    return page, watch, urls
+
+
+def test_upload_report_save_overlay_download_and_delete(offline_page, server: str,
+                                                        parcels_zip: bytes,
+                                                        artifacts: Path) -> None:
+    page, watch, urls = open_workspace(offline_page, server)
+    assert "导入密钥" in page.locator(".up-empty").inner_text()
+    assert not any(urlsplit(u).path.startswith("/uploads") for u in urls)  # no key, no request
+
+    page.set_input_files("#up-file", files=[{"name": "规划地块.zip", "mimeType": "application/zip",
+                                             "buffer": parcels_zip}])
+    report = page.locator("#up-drawer .up-layer-report")
+    report.wait_for()
+    text = page.locator("#up-drawer").inner_text()
+    assert "12 要素（面）" in text
+    assert "30.4 平方千米" in text and "45,600 亩" in text
+    assert "EPSG:4549" in text and "2000国家大地坐标系" in text and "由坐标推断" in text
+    assert "GB18030" in text and "UTF-8 解码失败" in text
+    assert "全部位于湖州市范围内" in text
+    assert "西安80" in text  # the server's warning: the same numbers could be Xian 80
+    options = page.locator("#up-drawer .up-crs option").all_inner_texts()
+    assert any("西安80 3度带" in o for o in options) and any("北京54" in o for o in options)
+    page.screenshot(path=str(artifacts / "upload_panel_report.png"))
+
+    page.click("#up-drawer .up-save")
+    page.wait_for_selector("#up-drawer .up-done")
+    key = page.evaluate(f"() => localStorage.getItem('{KEY_STORE}')")
+    assert key and key.startswith("gfu_")
+    assert page.locator("#up-drawer .up-key-new code").inner_text() == key
+    item = page.locator(".up-item")
+    item.wait_for()
+    assert item.count() == 1 and "规划地块.zip" in item.inner_text()
+    upload_id = item.get_attribute("data-upload")
+    assert page.locator(".up-item .up-toggle").is_checked()
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.leaflet-up-{upload_id}-pane path').length >= 12")
+    page.screenshot(path=str(artifacts / "upload_panel_saved.png"))
+
+    page.click(".up-item .up-overlay")
+    table = page.locator("#up-drawer table[data-zone=counties]")
+    table.wait_for(timeout=60_000)
+    assert "安吉县" in table.inner_text() and "45,600" in table.inner_text()
+    assert "100%" in table.inner_text()
+    assert page.locator(".ws-layer[data-layer=counties] .ws-toggle").is_checked()
+    page.screenshot(path=str(artifacts / "upload_panel_overlay.png"))
+
+    page.click(".up-item .up-download")
+    page.select_option("#up-drawer select[name=format]", "geojson")
+    page.select_option("#up-drawer select[name=crs]", "EPSG:4549")
+    with page.expect_download() as got:
+        page.click("#up-drawer .up-dl-go")
+    saved = Path(got.value.path()).read_bytes()
+    downloaded = gpd.read_file(io.BytesIO(saved))
+    assert len(downloaded) == 12 and downloaded.crs.to_epsg() == 4549
+    assert downloaded.geometry.area.sum() == pytest.approx(30.4e6, rel=1e-6)
+    assert sorted(downloaded["名称"]) == sorted(f"地块{k + 1}" for k in range(12))
+
+    # the key travelled only in headers: never in any URL the page asked for
+    assert not any(key in u for u in urls)
+    assert watch.problems == []
+    assert page.evaluate("() => window.pwned") is None
+
+    page.reload(wait_until="load")
+    page.wait_for_selector(".up-item")
+    assert page.evaluate(f"() => localStorage.getItem('{KEY_STORE}')") == key
+    assert page.locator(".up-key").inner_text().count(key[-4:]) == 1
+
+    other, other_watch, other_urls = open_workspace(offline_page, server)
+    assert other.locator(".up-item").count() == 0
+    assert other.evaluate(f"() => localStorage.getItem('{KEY_STORE}')") is None
+    assert httpx.get(f"{server}/uploads/{upload_id}", timeout=30).status_code == 404
+    assert other_watch.problems == []
+
+    page.once("dialog", lambda d: d.accept())
+    page.click(".up-item .up-delete")
+    page.wait_for_selector(".up-empty")
+    assert page.locator(".up-item").count() == 0
+    listed = httpx.get(f"{server}/uploads", headers={"Authorization": f"Bearer {key}"},
+                       timeout=30).json()["uploads"]
+    assert listed == []
+
+    page.once("dialog", lambda d: d.accept())
+    page.click(".up-key-forget")
+    assert page.evaluate(f"() => localStorage.getItem('{KEY_STORE}')") is None
+    page.reload(wait_until="load")
+    page.wait_for_selector(".up-empty")
+    assert page.locator(".up-key-forget").count() == 0
+    assert watch.problems == []
+
+
+def test_imported_key_shows_the_owners_uploads_escaped(offline_page, server: str) -> None:
+    """A key made elsewhere (here by an upload through the API) pasted with 导入密钥 lists that
+    owner's data; hostile file names and attributes show as text."""
+    frame = gpd.GeoDataFrame({"名称": [SCRIPT]}, geometry=[shapely.box(119.6, 30.6, 119.64, 30.63)],
+                             crs=4326)
+    made = httpx.post(f"{server}/uploads", files={"file": ("plots.geojson", frame.to_json().encode())},
+                      timeout=60).json()
+    page, watch, urls = open_workspace(offline_page, server)
+    page.once("dialog", lambda d: d.accept(made["token"]))
+    page.click(".up-key-import")
+    page.wait_for_selector(f".up-item[data-upload='{made['id']}']")
+    assert page.evaluate(f"() => localStorage.getItem('{KEY_STORE}')") == made["token"]
+    page.click(".up-item .up-toggle")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.leaflet-up-{made['id']}-pane path').length >= 1")
+    assert page.evaluate("() => window.pwned") is None
+    assert not any(made["token"] in u for u in urls)
+    assert watch.problems == []
+
+
+NODES = [
+    {"名称": "长兴县城", "层级": "县城", "代码": "330522"},
+    {"名称": "泗安镇", "层级": "中心镇", "代码": "330522111"},
+    {"名称": "夹浦", "层级": "重点村", "代码": "330522103210"},
+    {"名称": "规划点", "层级": "村", "经度": "119.80", "纬度": "30.95"},
+]
+
+
+def test_axes_editor_dry_run_draws_nodes_and_lists_problem_rows(offline_page, server: str,
+                                                                  artifacts: Path) -> None:
+    page, watch, _ = open_workspace(offline_page, server)
+    page.click("#up-axes-open")
+    csv = pd.DataFrame(NODES).to_csv(index=False).encode("utf-8")
+    page.set_input_files("#up-axes-nodes", files=[{"name": "节点.csv", "mimeType": "text/csv",
+                                                   "buffer": csv}])
+    page.click("#up-drawer .up-axes-run")
+    page.wait_for_selector("#up-drawer .up-n-nodes")
+    assert page.locator("#up-drawer .up-n-nodes").inner_text() == "4"
+    assert page.locator("path.up-axis-node").count() == 4
+    assert page.locator("path.up-axis-line").count() >= 1
+    assert "算法生成" in page.locator("#up-drawer").inner_text()
+    page.screenshot(path=str(artifacts / "upload_panel_axes.png"))
+
+    bad = pd.DataFrame([{"名称": "长兴县城", "层级": "县城", "代码": "330522"},
+                        {"名称": "某镇", "层级": "中心镇", "代码": "330599999"},
+                        {"名称": "长兴县城", "层级": "重点村", "代码": "330522103210"}])
+    page.set_input_files("#up-axes-nodes", files=[{"name": "坏表.csv", "mimeType": "text/csv",
+                                                   "buffer": bad.to_csv(index=False).encode()}])
+    page.click("#up-drawer .up-axes-run")
+    page.wait_for_selector("#up-drawer .up-problems")
+    rows = page.locator("#up-drawer .up-problems tbody tr").all_inner_texts()
+    assert len(rows) == 2 and any("\t3\t" in r for r in rows) and any("\t4\t" in r for r in rows)
+    assert page.locator("#up-drawer .up-error").inner_text()  # the server's message.zh
+    # the one 422 is the table's own answer; nothing else failed
+    assert [f for f in watch.failed if "/axes/generate" not in f] == []
+    assert watch.blocked == []
+
+
+def test_indicator_table_dry_run_shows_the_join_report(offline_page, server: str) -> None:
+    page, watch, _ = open_workspace(offline_page, server)
+    page.click("#up-ind-open")
+    table = "区县,常住人口（万人）\n吴兴区,70.1\n安吉县,60.2\n不存在县,1\n".encode("gb18030")
+    page.set_input_files("#up-ind-file", files=[{"name": "指标.csv", "mimeType": "text/csv",
+                                                 "buffer": table}])
+    page.click("#up-drawer .up-ind-run")
+    page.wait_for_selector("#up-drawer .up-up_matched")
+    assert page.locator("#up-drawer .up-up_matched").inner_text() == "2"
+    assert page.locator("#up-drawer .up-up_unmatched").inner_text() == "1"
+    assert "不存在县" in page.locator("#up-drawer").inner_text()
+    assert page.locator("#up-drawer .up-ind-save").is_visible()
+    assert watch.problems == []
