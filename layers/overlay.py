@@ -151,3 +151,62 @@ def _per_feature(frame: gpd.GeoDataFrame, layer: Layer, zones: gpd.GeoDataFrame,
 
 def _name(zones: gpd.GeoDataFrame, i: int) -> str:
     return str(zones["name"].iloc[i]) if "name" in zones.columns else ""
+
+
+# --- Table exports (overlay and compliance rows as XLSX/CSV) -------------------------------
+
+# Text starting with these is a formula to Excel (CSV/formula injection, OWASP).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_safe(value: object, csv: bool) -> object:
+    if isinstance(value, (list, dict)):
+        value = str(value)
+    if csv and isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value  # shown as text by Excel; the quote says it was escaped
+    return value
+
+
+def rows_csv(columns: list[tuple[str, str]], rows: list[dict]) -> bytes:
+    """Rows as CSV (UTF-8 with BOM for Excel), headers "中文 English"; text that Excel would
+    read as a formula is prefixed with an apostrophe."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([title for _, title in columns])
+    for row in rows:
+        writer.writerow([_text_safe(row.get(key), csv=True) for key, _ in columns])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def rows_xlsx(sheets: list[tuple[str, list[tuple[str, str]], list[dict]]],
+              note: str) -> bytes:
+    """Sheets of rows as one workbook plus a 说明 sheet; every text cell is text, never a
+    formula (a leading = + - @ gets Excel's quote prefix)."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for title, columns, rows in sheets:
+        sheet = book.create_sheet(title[:31])
+        sheet.append([name for _, name in columns])
+        for row in rows:
+            sheet.append([_text_safe(row.get(key), csv=False) for key, _ in columns])
+        for line in sheet.iter_rows():
+            for cell in line:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # never "f" (formula)
+                    if cell.value.startswith(FORMULA_START):
+                        cell.quotePrefix = True
+    about = book.create_sheet("说明 About")
+    for line in note.splitlines():
+        cell = about.cell(row=about.max_row + 1 if about.max_row > 1 or about["A1"].value
+                          else 1, column=1, value=line)
+        cell.data_type = "s"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
