@@ -31,7 +31,7 @@ def client(store_path: Path, tmp_path: Path, monkeypatch) -> TestClient:
     return TestClient(create_app(Settings(store_path=path)))
 
 
-def farmland_gpkg(tmp_path: Path) -> bytes:
+def farmland_gpkg(tmp_path: Path, names: list[str] | None = None) -> bytes:
     """Synthetic 永久基本农田 (EPSG:4549 boxes), planted against the 报盘 parcels of
     test_baopan (A: E 495000–495200 × N 3415000–3415100 minus the hole E 495050–495100 ×
     N 3415030–3415070 = 18 000 m²; B: E 495300–495450 × N 3414800–3414880 = 12 000 m²):
@@ -44,7 +44,7 @@ def farmland_gpkg(tmp_path: Path) -> bytes:
              shapely.box(495400, 3414700, 495500, 3414850),
              shapely.box(495040, 3415020, 495110, 3415080),
              shapely.box(495150, 3415000, 495200, 3415020)]
-    frame = gpd.GeoDataFrame({"name": ["虚构F1", "虚构F2", "虚构F3", "虚构F4"]},
+    frame = gpd.GeoDataFrame({"name": names or ["虚构F1", "虚构F2", "虚构F3", "虚构F4"]},
                              geometry=boxes, crs=4549)
     path = tmp_path / "farmland.gpkg"
     frame.to_file(path, driver="GPKG")
