@@ -102,3 +102,24 @@ def test_exports_are_owner_only(setup) -> None:
         assert client.get(path, headers=auth(upload["token"])).status_code == 200
         assert client.get(path, headers=auth(other["token"])).status_code == 404
         assert client.get(path).status_code == 404
+
+
+def test_xlsx_with_coordinate_columns_uploads_like_a_csv(client, tmp_path) -> None:  # noqa: F811
+    import openpyxl as xl
+
+    book = xl.Workbook()
+    book.active.append(["名称", "经度", "纬度"])
+    book.active.append(["甲", 119.9, 30.8])
+    book.active.append(["乙", 120.1, 30.9])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    got = client.post("/uploads", files={"file": ("点位.xlsx", buffer.getvalue())})
+    assert got.status_code == 201, got.text
+    (layer,) = got.json()["report"]["layers"]
+    assert layer["feature_count"] == 2 and layer["crs"]["key"] == "EPSG:4490"
+    assert layer["bbox_wgs84"] == pytest.approx([119.9, 30.8, 120.1, 30.9], abs=1e-6)
+    book.active.append(["丙", 120.0, 30.85, "多出一格"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    ragged = client.post("/uploads", files={"file": ("点位.xlsx", buffer.getvalue())})
+    assert ragged.status_code == 422 and ragged.json()["detail"]["lines"] == [4]
