@@ -14,6 +14,7 @@ from api.routers import (axes, catalogue, downloads, ecology, features, indicato
                          pmtiles, projects, rasters, search, tiles, uploads, workspace)
 from api.routers import dashboard, indices  # composite indices, 驾驶舱
 from api.routers import print as print_router
+from api.routers import compliance  # 合规性审查
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.negotiation import wants_html
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(tiles.router)
     app.include_router(pmtiles.router)
     app.include_router(uploads.router)
+    app.include_router(compliance.router)
     app.include_router(workspace.router)
     app.include_router(search.router)
     app.include_router(print_router.router)

@@ -1,5 +1,6 @@
 """Read the files planners send: zip (shapefile sets, also in subfolders), loose shapefile
-parts, GeoPackage, GeoJSON, KML/KMZ and CSV with coordinate columns.
+parts, GeoPackage, GeoJSON, KML/KMZ, CSV/XLSX with coordinate or WKT columns and 报盘
+coordinate text files (`geo.baopan`).
 
 `read_folder(folder)` finds every dataset under a folder of received files (unpacking archives
 safely, `geo.archive`), and returns one `ReadLayer` per layer and geometry family: features in
@@ -22,6 +23,7 @@ import pyogrio
 import shapely
 
 from geo.archive import Budget, UnpackLimits, unpack_zip
+from geo.baopan import looks_like_baopan, read_baopan
 from geo.errors import AtlasError, InvalidData, UnknownCrs, UnreadableUpload
 from geo.gcj02 import transform_geometry_gcj02_to_wgs84
 from geo.kml import read_kml
@@ -29,7 +31,7 @@ from geo.shapefile_check import Encoding, check_shp, read_dbf, resolve_encoding
 from geo.tables import header_frame, read_table
 from geo.source_crs import SourceCrs, from_file, from_override, from_prj, sniff
 
-VECTOR_SUFFIXES = {".shp", ".gpkg", ".geojson", ".json", ".kml", ".csv"}
+VECTOR_SUFFIXES = {".shp", ".gpkg", ".geojson", ".json", ".kml", ".csv", ".xlsx", ".txt"}
 ARCHIVE_SUFFIXES = {".zip", ".kmz"}
 SIDECARS = {".shx", ".dbf", ".prj", ".cpg", ".sbn", ".sbx", ".qmd", ".xml", ".qix", ".fix"}
 X_NAMES = {"lon", "lng", "long", "longitude", "x", "经度", "东坐标", "point_x", "easting"}
@@ -111,9 +113,10 @@ def read_folder(folder: Path, crs_override: str | None = None,
             layers.extend(found)
     if not layers:
         raise UnreadableUpload(
-            "上传中没有可读取的地理数据（支持 zip/shp/gpkg/geojson/kml/kmz/含坐标列的 csv）。",
+            "上传中没有可读取的地理数据（支持 zip/shp/gpkg/geojson/kml/kmz、含坐标列或 WKT 列的 "
+            "csv/xlsx、报盘 txt）。",
             "No readable geodata in the upload (supported: zip, shp sets, gpkg, geojson, kml, "
-            "kmz, csv with coordinate columns).", ignored=ignored[:20],
+            "kmz, csv/xlsx with coordinate or WKT columns, 报盘 txt).", ignored=ignored[:20],
         )
     _unique_names(layers)
     return Upload(layers, ignored)
@@ -147,8 +150,10 @@ def _read_dataset(path: Path, rel: str, override: SourceCrs | None) -> list[Read
     try:
         if suffix == ".shp":
             return _read_shapefile(path, rel, override)
-        if suffix == ".csv":
+        if suffix in (".csv", ".xlsx"):
             return _read_csv(path, rel, override)
+        if suffix == ".txt":
+            return _read_baopan(path, rel, override)
         if suffix == ".kml":
             return _read_kml(path, rel, override)
         return _read_self_describing(path, rel, override)
@@ -231,6 +236,24 @@ def _read_kml(path: Path, rel: str, override: SourceCrs | None) -> list[ReadLaye
         return None  # a KML without placemarks (styles only): listed as ignored
     declared = override or from_file(frame.crs)
     return _finish(frame, path.stem, rel, Encoding("utf-8", "format"), declared)
+
+
+def _read_baopan(path: Path, rel: str, override: SourceCrs | None) -> list[ReadLayer] | None:
+    """A 报盘 coordinate file (geo/baopan.py): one polygon per parcel, CRS from its header.
+    Any other .txt is not geodata (listed as ignored)."""
+    data = path.read_bytes()
+    if not looks_like_baopan(data):
+        return None
+    parsed = read_baopan(data, rel)
+    declared = override
+    if declared is None:
+        declared = from_file(parsed.crs)  # flags Xian 80 / Beijing 54 like any declared CRS
+        declared.reason_zh, declared.reason_en = parsed.reason_zh, parsed.reason_en
+    encoding = Encoding(parsed.encoding, parsed.encoding)
+    layers = _finish(parsed.frame, path.stem, rel, encoding, declared)
+    for layer in layers:
+        layer.warnings.extend(parsed.warnings)
+    return layers
 
 
 def _looks_geographic(frame: gpd.GeoDataFrame) -> bool:

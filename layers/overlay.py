@@ -36,18 +36,26 @@ class RasterSource:
 
 
 def overlay(store: Store, layers: list[tuple[Layer, gpd.GeoDataFrame]],
-            rasters: list[RasterSource] | tuple = (), by_feature: int = 0) -> dict:
+            rasters: list[RasterSource] | tuple = (), by_feature: int = 0,
+            zone_ids: list[str] | None = None) -> dict:
     """Per upload layer: its total measure and, per zone layer, the zones it meets; with
-    `by_feature` > 0, also up to that many (feature, zone) rows for polygon layers."""
+    `by_feature` > 0, also up to that many (feature, zone) rows for polygon layers.
+
+    `zone_ids` names the zone layers (any published polygon layer, e.g. `counties` or a
+    `constraint_…` layer; an unknown id is a 404) instead of the default `ZONE_LAYERS`."""
     present = {layer.id: layer for layer in store.layers()}
+    for zone_id in zone_ids or ():
+        store.layer(zone_id)  # UnknownCollection (404, bilingual) when not published
     zones, skipped = [], []
-    for zone_id in ZONE_LAYERS:
+    for zone_id in zone_ids or ZONE_LAYERS:
         layer = present.get(zone_id)
         if layer is None:
             skipped.append({"layer": zone_id, "reason": "not in the store yet"})
         elif layer.geometry_type not in _POLYGONAL:
             skipped.append({"layer": zone_id, "reason": f"{layer.geometry_type} layer, not "
-                            "polygons (township polygons come from import-boundaries)"})
+                            "polygons (township polygons come from import-boundaries)"
+                            if zone_id == "townships" else
+                            f"{layer.geometry_type} layer, not polygons"})
         else:
             zones.append(layer)
     out = []
@@ -151,3 +159,120 @@ def _per_feature(frame: gpd.GeoDataFrame, layer: Layer, zones: gpd.GeoDataFrame,
 
 def _name(zones: gpd.GeoDataFrame, i: int) -> str:
     return str(zones["name"].iloc[i]) if "name" in zones.columns else ""
+
+
+# --- Table exports (overlay and compliance rows as XLSX/CSV) -------------------------------
+
+# Text starting with these is a formula to Excel (CSV/formula injection, OWASP).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_safe(value: object, csv: bool) -> object:
+    if isinstance(value, (list, dict)):
+        value = str(value)
+    if csv and isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value  # shown as text by Excel; the quote says it was escaped
+    return value
+
+
+def rows_csv(columns: list[tuple[str, str]], rows: list[dict]) -> bytes:
+    """Rows as CSV (UTF-8 with BOM for Excel), headers "中文 English"; text that Excel would
+    read as a formula is prefixed with an apostrophe."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([title for _, title in columns])
+    for row in rows:
+        writer.writerow([_text_safe(row.get(key), csv=True) for key, _ in columns])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def rows_xlsx(sheets: list[tuple[str, list[tuple[str, str]], list[dict]]],
+              note: str) -> bytes:
+    """Sheets of rows as one workbook plus a 说明 sheet; every text cell is text, never a
+    formula (a leading = + - @ gets Excel's quote prefix)."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for title, columns, rows in sheets:
+        sheet = book.create_sheet(title[:31])
+        sheet.append([name for _, name in columns])
+        for row in rows:
+            sheet.append([_text_safe(row.get(key), csv=False) for key, _ in columns])
+        for line in sheet.iter_rows():
+            for cell in line:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # never "f" (formula)
+                    if cell.value.startswith(FORMULA_START):
+                        cell.quotePrefix = True
+    about = book.create_sheet("说明 About")
+    for line in note.splitlines():
+        cell = about.cell(row=about.max_row + 1 if about.max_row > 1 or about["A1"].value
+                          else 1, column=1, value=line)
+        cell.data_type = "s"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+ZONE_COLUMNS = [("layer", "上传图层 upload layer"), ("layer_title", "图层名称 layer title"),
+                ("zone_layer", "叠加图层 zone layer"), ("zone_title", "叠加图层名称 zone title"),
+                ("code", "代码 code"), ("name", "名称 name"),
+                ("area_km2", "面积（平方千米） area km²"), ("area_mu", "面积（亩） area mu"),
+                ("share_of_upload", "占上传比例 share of upload"),
+                ("length_km", "长度（千米） length km"), ("count", "个数 count")]
+FEATURE_COLUMNS = [("layer", "上传图层 upload layer"), ("zone_layer", "叠加图层 zone layer"),
+                   ("feature", "要素编号 feature"), ("code", "代码 code"), ("name", "名称 name"),
+                   ("area_km2", "面积（平方千米） area km²"), ("area_mu", "面积（亩） area mu")]
+RASTER_COLUMNS = [("layer", "上传图层 upload layer"), ("raster", "栅格 raster"),
+                  ("title", "名称 title"), ("unit", "单位 unit"),
+                  ("covered_ha", "覆盖面积（公顷） covered ha"), ("mean", "均值 mean"),
+                  ("total", "合计 total"), ("total_unit", "合计单位 total unit"),
+                  ("illustrative", "示例数据 illustrative")]
+
+
+def overlay_rows(result: dict) -> dict[str, list[dict]]:
+    """The /overlay answer as flat rows: zones (with each upload layer's total first), rasters,
+    and per-feature rows when asked for."""
+    titles = {z["id"]: z["title"] for z in result["zone_layers"]}
+    zones, rasters, features = [], [], []
+    for entry in result["layers"]:
+        head = {"layer": entry["layer"], "layer_title": entry["title"]}
+        zones.append({**head, "zone_layer": "合计 total", "share_of_upload": 1.0
+                      if "area_km2" in entry["total"] else None, **entry["total"]})
+        for zone_id, rows in entry["zones"].items():
+            for row in rows:
+                zones.append({**head, "zone_layer": zone_id, "zone_title": titles.get(zone_id),
+                              **row})
+        for raster in entry.get("rasters", []):
+            rasters.append({"layer": entry["layer"], **raster})
+        for zone_id, block in entry.get("features", {}).items():
+            for row in block["rows"]:
+                features.append({"layer": entry["layer"], "zone_layer": zone_id, **row})
+    return {"zones": zones, "rasters": rasters, "features": features}
+
+
+def overlay_xlsx(result: dict, upload_id: str) -> bytes:
+    rows = overlay_rows(result)
+    sheets = [("叠加 Zones", ZONE_COLUMNS, rows["zones"])]
+    if rows["rasters"]:
+        sheets.append(("栅格 Rasters", RASTER_COLUMNS, rows["rasters"]))
+    if rows["features"]:
+        sheets.append(("逐要素 Features", FEATURE_COLUMNS, rows["features"]))
+    note = (f"叠加分析 Overlay — upload {upload_id}\n面积在 CGCS2000 3° 高斯-克吕格 CM 120E"
+            f"（{result['area_crs']}）平面上计算，1 平方千米 = 1500 亩。\nAreas on CGCS2000 3° "
+            f"Gauss-Kruger CM 120E ({result['area_crs']}); 1 km² = 1,500 mu.")
+    for zone in result["zone_layers"]:
+        if zone["illustrative"]:
+            note += f"\n{zone['title']}：演示/算法生成数据 illustrative, not official."
+    return rows_xlsx(sheets, note)
+
+
+def overlay_csv(result: dict) -> bytes:
+    """The zone rows (rasters and per-feature rows are in the XLSX and the JSON)."""
+    return rows_csv(ZONE_COLUMNS, overlay_rows(result)["zones"])

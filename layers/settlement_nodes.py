@@ -388,3 +388,33 @@ def _number(text: str, column: str, problem) -> float | None:
         problem(column, f"“{text}”不是非负数。", f"'{text}' is not a non-negative number.")
         return None
     return value
+
+
+# --- The node-table template (axes editor): Chinese headers as parsed above, one 示例 row ------
+
+TEMPLATE_HEADERS = ("名称", "层级", "代码", "区县代码", "乡镇代码", "经度", "纬度", "坐标系",
+                    "位置来源", "类别", "人口", "所属重点村", "来源", "备注")
+TEMPLATE_EXAMPLE = ("虚构示例镇（示例行）", "中心镇", "", "330523", "", "119.60", "30.60", "CRS84",
+                    "planner", "文旅名镇", "", "", "虚构示例 fictional example",
+                    "示例行（虚构示例），使用前请删除。层级：县城/中心镇/重点村/村；位置填经纬度"
+                    "（坐标系 CRS84/EPSG:4490/EPSG:4549/GCJ-02）或 6/9/12 位区划代码（以驻地代位）；"
+                    "无位置的行列为未落位，不作推测。")
+
+
+def template_xlsx() -> bytes:
+    """The node table as XLSX: the headers `parse_nodes` reads and one fictional 示例 row."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "节点表"
+    sheet.append(list(TEMPLATE_HEADERS))
+    sheet.append(list(TEMPLATE_EXAMPLE))
+    for column, header in zip("ABCDEFGHIJKLMN", TEMPLATE_HEADERS):
+        sheet.column_dimensions[column].width = max(10, len(header) * 3)
+        sheet[f"{column}2"].data_type = "s"  # codes stay text ("330523", not a number)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

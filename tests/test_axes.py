@@ -88,7 +88,7 @@ def test_generation_main_axis_path_and_length(gaz: Gazetteer) -> None:
     # 西镇–县城–东镇–北镇 = 6 + 10 + 5 km, read from the end nearer the county town (西镇)
     assert main[0].members == ("西镇", "县城", "东镇", "北镇")
     assert main[0].length_km == pytest.approx(21.0, abs=1e-3)
-    assert main[0].schematic and "示意" in main[0].name
+    assert main[0].schematic and "算法生成" in main[0].name
     assert warnings == []
 
 

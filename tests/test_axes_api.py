@@ -45,11 +45,11 @@ def test_build_adds_axes_collections(api: TestClient) -> None:
     assert {"axis_nodes", "axes", "axis_domains", "axis_clusters"} <= set(ids)
     axes = api.get("/collections/axes/items?f=json&limit=100").json()["features"]
     assert len(axes) == 9  # 4 main (安吉 has no sourced central town) + 5 secondary
-    assert all(f["properties"]["schematic"] and "示意" in f["properties"]["name"] for f in axes)
+    assert all(f["properties"]["schematic"] and "演示" in f["properties"]["name"] for f in axes)
     ranks = sorted(f["properties"]["rank"] for f in axes)
     assert ranks.count("main") == 4 and ranks.count("secondary") == 5
     layer = api.get("/collections/axes?f=json").json()
-    assert "示意" in layer["title"]
+    assert "演示" in layer["title"] and "示意" not in layer["title"]
 
 
 def test_nodes_keep_unplaced_without_geometry(api: TestClient) -> None:
@@ -237,3 +237,45 @@ def test_raster_distance_shares_match_exact_vector_buffers(api: TestClient,
             exact = shapely.area(shapely.intersection(county, discs)) / shapely.area(county) * 100
             raster = stats[code]["share_within_km_of_central_town_pct"][str(km)]
             assert raster == pytest.approx(exact, abs=0.1), (code, km)
+
+
+def test_node_template_round_trips_into_a_saved_scenario(axes_store_path: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """GET /axes/template.xlsx → filled in → POST /axes/generate → saved scenario; a generated
+    axis of a planner's table says 算法生成 (never 示意), the demo still says 演示."""
+    import io
+
+    import openpyxl
+
+    monkeypatch.setenv("GONGFU_API_KEYS", "planner-key-1")
+    copy = tmp_path / "copy.gpkg"
+    shutil.copyfile(axes_store_path, copy)
+    client = TestClient(create_app(Settings(store_path=copy)))
+    got = client.get("/axes/template.xlsx")
+    assert got.status_code == 200 and got.headers["content-type"].startswith(
+        "application/vnd.openxmlformats")
+    book = openpyxl.load_workbook(io.BytesIO(got.content))
+    sheet = book.active
+    header = [c.value for c in sheet[1]]
+    assert header[:2] == ["名称", "层级"] and {"经度", "纬度", "区县代码"} <= set(header)
+    assert sheet.max_row == 2 and "虚构示例" in " ".join(str(c.value) for c in sheet[2])
+    as_is = client.post("/axes/generate", files={"nodes": ("template.xlsx", got.content)})
+    assert as_is.status_code == 200, as_is.text
+    (node,) = as_is.json()["nodes"]["features"]
+    assert node["properties"]["name"] == "虚构示例镇（示例行）"
+    assert node["properties"]["tier"] == "central_town" and node["geometry"] is not None
+    # the planner adds a county town (by code → the county seat) under the example row
+    sheet.append(["安吉县城", "县城", "330523"])
+    filled = io.BytesIO()
+    book.save(filled)
+    key = {"Authorization": "Bearer planner-key-1"}
+    saved = client.post("/axes/generate", files={"nodes": ("nodes.xlsx", filled.getvalue())},
+                        data={"dry_run": "false", "scenario": "tpl"}, headers=key)
+    assert saved.status_code == 200, saved.text
+    (axis,) = client.get("/collections/tpl_axes/items?f=json").json()["features"]
+    assert "算法生成" in axis["properties"]["name"] and "示意" not in axis["properties"]["name"]
+    assert axis["properties"]["status"].startswith("算法生成")
+    assert "算法生成" in client.get("/collections/tpl_axes?f=json").json()["title"]
+    assert len(client.get("/collections/tpl_axis_nodes/items?f=json").json()["features"]) == 2
+    demo = client.get("/collections/axes/items?f=json&limit=50").json()["features"]
+    assert all("演示" in f["properties"]["name"] for f in demo)

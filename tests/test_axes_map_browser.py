@@ -57,14 +57,14 @@ def test_axes_by_rank_with_direction_and_labels(page) -> None:
     assert tab.locator("path.axes-axis-secondary").count() == 5
     assert tab.locator("path.leaflet-ant-path").count() >= 9  # animated direction
     labels = tab.locator("textPath").all_text_contents()
-    assert len(labels) == 9 and all("示意" in text for text in labels)
+    assert len(labels) == 9 and all("演示" in text for text in labels)
     assert tab.locator("path.axes-domain").count() == 9
 
 
 def test_legend_and_unplaced_sidebar(page) -> None:
     tab, _ = page
     legend = tab.locator(".atlas-infobox").inner_text()
-    for word in ("县城", "中心镇", "重点村", "主轴", "次轴", "轴域", "示意", "schematic",
+    for word in ("县城", "中心镇", "重点村", "主轴", "次轴", "轴域", "演示", "demonstration",
                  "未落位 Unplaced (5)"):
         assert word in legend
     assert tab.locator("li.axes-unplaced").count() == 5
@@ -75,8 +75,8 @@ def test_legend_and_unplaced_sidebar(page) -> None:
 def test_layer_control(page) -> None:
     tab, _ = page
     labels = [t.strip() for t in tab.locator(".leaflet-control-layers label").all_inner_texts()]
-    assert "主轴（示意） Main axes" in labels and "县城 County towns" in labels
-    assert "主轴轴域（示意） Main axis domains" in labels
+    assert "主轴（演示） Main axes" in labels and "县城 County towns" in labels
+    assert "主轴轴域（演示） Main axis domains" in labels
 
 
 def test_screenshot(page, artifacts: Path) -> None:

@@ -4,6 +4,7 @@
   clusters as GeoJSON, unplaced nodes, warnings and per-county statistics. `dry_run=true`
   (default) writes nothing; `dry_run=false` with a `scenario` and an API key stores the layers
   as collections `{scenario}_axis_nodes`, `{scenario}_axes`, … (the demo layers are untouched).
+- `GET /axes/template.xlsx`: the node-table template (Chinese headers, one 虚构示例 row).
 - `GET /axes/stats`: statistics of the served axis layers (the Huzhou demo) vs the provincial
   benchmarks, plus the unplaced nodes.
 - `GET /axes/accessibility.tif`: distance to the nearest node of each tier (GeoTIFF, EPSG:4549).
@@ -26,7 +27,7 @@ from layers.axes import (ACCESS_THRESHOLDS_KM, BENCHMARK_SOURCE, DEFAULT_BUFFER_
                          GENERATION_RULE, PROVINCIAL_AREA_SHARE_PCT,
                          PROVINCIAL_POPULATION_SHARE_PCT, Accessibility, AxisPlan, county_stats,
                          plan_axes, plan_layers)
-from layers.settlement_nodes import TIER_ZH, Gazetteer, parse_nodes, read_table
+from layers.settlement_nodes import TIER_ZH, Gazetteer, parse_nodes, read_table, template_xlsx
 
 router = APIRouter(tags=["axes 发展轴"])
 
@@ -62,6 +63,14 @@ def _stats_body(plan: AxisPlan, gaz: Gazetteer, access: Accessibility) -> dict:
         "counties": county_stats(plan, gaz, access),
         "unplaced": _unplaced(plan),
     }
+
+
+@router.get("/axes/template.xlsx")
+def node_template() -> Response:
+    """The node table for `POST /axes/generate` (Chinese headers, one 虚构示例 row)."""
+    return Response(template_xlsx(), media_type="application/vnd.openxmlformats-officedocument"
+                    ".spreadsheetml.sheet", headers={
+                        "Content-Disposition": "attachment; filename=\"axes_nodes_template.xlsx\""})
 
 
 @router.get("/axes/stats")
@@ -119,7 +128,7 @@ async def generate(
     dry_run: bool = Form(True),
     scenario: str = Form("", description="Collection prefix when dry_run=false"),
 ) -> dict:
-    """Axes from a node table: explicit axes if given, else generated (以点串轴, 示意)."""
+    """Axes from a node table: explicit axes if given, else generated (以点串轴, 算法生成)."""
     widths = {"main": buffer_main_km, "secondary": buffer_secondary_km,
               "branch": buffer_branch_km}
     for rank, km in widths.items():

@@ -26,12 +26,13 @@ from api.upload_stream import receive
 from geo import geojson
 from geo.crs import resolve_crs
 from geo.vector_io import resolve_encoding, resolve_format, write_vector
-from layers.overlay import RasterSource, overlay
+from layers.overlay import RasterSource, overlay, overlay_csv, overlay_xlsx
 from geo.mvt import MEDIA_TYPE
 from layers.tilesets import tile_of_store
 from layers.uploads import UploadRecord, remove_tree
 
 router = APIRouter(tags=["uploads"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _links(request: Request, record: UploadRecord) -> list[dict]:
@@ -145,18 +146,49 @@ def upload_download(request: Request, upload_id: str, layer_id: str,
     return Response(result.content, media_type=result.media_type, headers=headers)
 
 
-@router.get("/uploads/{upload_id}/overlay")
-async def upload_overlay(request: Request, upload_id: str,
-                         by_feature: int = Query(0, ge=0, le=100_000, description=(
-                             "Also list up to this many (feature, zone) rows with areas"))
-                         ) -> JSONResponse:
-    """Counties (townships, axis domains, carbon raster when present) the upload meets."""
+_BY_FEATURE = Query(0, ge=0, le=100_000, description=(
+    "Also list up to this many (feature, zone) rows with areas"))
+_ZONE_LAYERS = Query(None, alias="layers", description=(
+    "Zone layers, comma-separated: any published polygon layer (e.g. counties,constraint_x); "
+    "default counties, townships, axis_domains"))
+
+
+async def _overlay(request: Request, upload_id: str, by_feature: int,
+                   zone_layers: str | None) -> dict:
     record, store = uploads_of(request).store.layers_store(
         upload_id, owner_of(request, required=False))
     layers = [(layer, store.frame(layer.id)) for layer in record.layers]
+    zone_ids = [z.strip() for z in zone_layers.split(",") if z.strip()] if zone_layers else None
     result = await asyncio.to_thread(
-        lambda: overlay(store_of(request), layers, _raster_sources(request), by_feature))
-    return JSONResponse({"upload": upload_id, **result}, headers=PRIVATE)
+        lambda: overlay(store_of(request), layers, _raster_sources(request), by_feature,
+                        zone_ids))
+    return {"upload": upload_id, **result}
+
+
+@router.get("/uploads/{upload_id}/overlay")
+async def upload_overlay(request: Request, upload_id: str, by_feature: int = _BY_FEATURE,
+                         zone_layers: str | None = _ZONE_LAYERS) -> JSONResponse:
+    """Counties (townships, axis domains, carbon raster when present) the upload meets."""
+    return JSONResponse(await _overlay(request, upload_id, by_feature, zone_layers),
+                        headers=PRIVATE)
+
+
+@router.get("/uploads/{upload_id}/overlay.xlsx")
+async def upload_overlay_xlsx(request: Request, upload_id: str, by_feature: int = _BY_FEATURE,
+                              zone_layers: str | None = _ZONE_LAYERS) -> Response:
+    """The overlay as a workbook: zones (km², 亩, shares), rasters, per-feature rows."""
+    result = await _overlay(request, upload_id, by_feature, zone_layers)
+    return Response(overlay_xlsx(result, upload_id), media_type=XLSX, headers={
+        **PRIVATE, "Content-Disposition": f'attachment; filename="overlay_{upload_id}.xlsx"'})
+
+
+@router.get("/uploads/{upload_id}/overlay.csv")
+async def upload_overlay_csv(request: Request, upload_id: str,
+                             zone_layers: str | None = _ZONE_LAYERS) -> Response:
+    """The overlay's zone rows as CSV (UTF-8 with BOM)."""
+    result = await _overlay(request, upload_id, 0, zone_layers)
+    return Response(overlay_csv(result), media_type="text/csv; charset=utf-8", headers={
+        **PRIVATE, "Content-Disposition": f'attachment; filename="overlay_{upload_id}.csv"'})
 
 
 def _raster_sources(request: Request) -> list[RasterSource]:

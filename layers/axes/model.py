@@ -47,7 +47,7 @@ class Axis:
     members: tuple[str, ...]
     line: shapely.LineString
     length_km: float  # on EPSG:4549
-    schematic: bool  # True for generated axes (示意)
+    schematic: bool  # True for generated axes (算法生成; 演示 in the shipped demo)
     rule: str = ""
 
     @classmethod
