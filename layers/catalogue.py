@@ -15,12 +15,13 @@ THEMES = {
     "axes": ("发展轴", "Development axes"),
     "ecology": ("生态资源", "Ecological assets"),
     "indicators": ("指标专题", "Indicator themes"),
+    "constraints": ("管控边界", "Control lines (planner's files)"),
     "mine": ("我的数据", "My data"),
     "other": ("其他", "Other"),
 }
 _ADMIN = {"cities", "counties", "county_seats", "townships", "villages"}
 _AXES_SUFFIXES = ("axis_nodes", "axes", "axis_domains", "axis_clusters", "axis_cluster_areas",
-                  "projects")
+                  "projects", "project_snapshots", "project_areas")
 
 
 def theme_of(layer: Layer) -> str:
@@ -28,6 +29,8 @@ def theme_of(layer: Layer) -> str:
     axes scenarios (`{scenario}_axes`, …), rasters under ecology."""
     if layer.id in _ADMIN:
         return "admin"
+    if layer.id.startswith("constraint_"):
+        return "constraints"
     if layer.id.endswith(_AXES_SUFFIXES):
         return "axes"
     if layer.kind == "raster" or layer.id.startswith(("bamboo", "ecology", "carbon")):

@@ -22,7 +22,7 @@ def tilejson(sets: Sequence[Tileset], tiles_url: str,
         prov = s.layer.provenance
         credit = prov.attribution or f"{prov.source} ({prov.license})"
         if prov.illustrative:
-            credit += "（示意数据 illustrative）"
+            credit += "（演示/派生数据 illustrative）"
         attribution.append(f"{s.layer.title_zh}: {credit}")
     return {
         "tilejson": "3.0.0",
@@ -36,7 +36,7 @@ def tilejson(sets: Sequence[Tileset], tiles_url: str,
         "attribution": "; ".join(attribution),
         "vector_layers": [{
             "id": s.layer.id,
-            "description": s.layer.title + ("（示意 illustrative）"
+            "description": s.layer.title + ("（演示/派生数据 illustrative）"
                                             if s.layer.provenance.illustrative else ""),
             "fields": {name: s.layer.fields.get(name, "") for name in s.fields},
             "minzoom": 0, "maxzoom": TILEJSON_MAXZOOM,

@@ -128,7 +128,7 @@ def render(store: Store, rasters: RasterCatalog, job: PrintJob) -> bytes:
             sources.append((f"来源 {title}：{prov.source}（{prov.license}）" if zh
                             else f"Source of {title}: {prov.source} ({prov.license})"))
             if prov.illustrative:
-                notes.append((f"注：“{title}”为演示/算法生成数据（示意），非官方成果。{prov.note}" if zh
+                notes.append((f"注：“{title}”为演示/算法生成数据，非官方成果。{prov.note}" if zh
                               else f"Note: '{title}' is illustrative / algorithm-generated "
                               f"(演示), not official data. {prov.note}").strip())
         ax.set_xticks([]), ax.set_yticks([])

@@ -48,7 +48,7 @@ def test_overlay_map_renders_offline_and_escapes_text(offline_page, live_server:
     assert page.evaluate("() => [window.pwned, window.pwned2]") == [None, None]
     labels = " ".join(page.locator(".leaflet-control-layers label").all_inner_texts())
     assert "上传 Upload: plots" in labels and "区县" in labels
-    assert "示意 illustrative" in labels  # the derived carbon raster, off until chosen
+    assert "演示/派生数据 illustrative" in labels  # the derived carbon raster, off until chosen
     legend = page.locator(".atlas-infobox").inner_text()
     assert "安吉县" in legend and "亩" in legend
     page.screenshot(path=str(artifacts / "upload_overlay.png"))

@@ -111,7 +111,7 @@ def _description(layer: Layer) -> str:
     if prov.attribution:
         lines.append(f"署名 Attribution: {prov.attribution}")
     if prov.illustrative:
-        lines.append("示意数据 Illustrative data.")
+        lines.append("演示/派生数据，非官方成果 Illustrative (derived) data, not an official product.")
     if prov.note:
         lines.append(prov.note)
     return "\n".join(line for line in lines if line)

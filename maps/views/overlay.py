@@ -109,7 +109,7 @@ def build_overlay_map(public: Store, record, upload_store: Store, root: str = ""
                             zoom_start=11, basemaps=False)
     add_zones(fmap, public)
     for meta in rasters or []:
-        label = f"{meta.title_zh} {meta.title_en}" + ("（示意 illustrative）"
+        label = f"{meta.title_zh} {meta.title_en}" + ("（演示/派生数据 illustrative）"
                                                      if meta.illustrative else "")
         folium.TileLayer(tiles=f"{root}/rasters/{meta.id}/tiles/{{z}}/{{x}}/{{y}}.png",
                          name=html.escape(label), attr=html.escape(meta.source or meta.id),
