@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import shapely
 
+from geo.crs import CRS84, CrsChoice
 from geo.errors import InvalidParameter, OutOfRange
+from geo.gcj02 import wgs84_to_gcj02
 from layers.place_labels import label_point
 from layers.place_names import Place, PlaceRegistry, normalise, stem
 from layers.store import Store
@@ -178,13 +180,32 @@ def place_index(store: Store) -> PlaceIndex:
     return _indexes[key]
 
 
-def search_places(store: Store, query: str, limit: int = 10, root: str = "") -> dict:
-    """The `/search` answer: {query, results: [{code, name, level, level_zh, parents,
-    position, bbox, has_position, position_note_zh, position_note_en, fact_sheet}]}."""
+def _shifted(where: Located, crs: CrsChoice) -> Located:
+    """`where` in `crs`: WGS84 as stored, or shifted into GCJ-02 by `geo.gcj02` (position
+    and each bbox corner; the shift varies by ~3 m per km, so the corners move alike)."""
+    if not crs.is_gcj02:
+        return where
+    position = bbox = None
+    if where.position is not None:
+        x, y = wgs84_to_gcj02(*where.position)
+        position = (float(x), float(y))
+    if where.bbox is not None:
+        west, south = wgs84_to_gcj02(where.bbox[0], where.bbox[1])
+        east, north = wgs84_to_gcj02(where.bbox[2], where.bbox[3])
+        bbox = (float(west), float(south), float(east), float(north))
+    return Located(position, bbox, where.own, where.note_zh, where.note_en)
+
+
+def search_places(store: Store, query: str, limit: int = 10, root: str = "",
+                  crs: CrsChoice = CRS84) -> dict:
+    """The `/search` answer: {query, crs, results: [{code, name, level, level_zh, parents,
+    position, bbox, has_position, position_note_zh, position_note_en, fact_sheet}]}.
+    Positions and bboxes are WGS84 lon/lat, or GCJ-02 lon/lat when `crs` is GCJ-02 (to
+    sit on a 高德 basemap)."""
     index = place_index(store)
     results = []
     for place in index.search(query, limit):
-        where = index.locate(place)
+        where = _shifted(index.locate(place), crs)
         results.append({
             "code": place.code, "name": place.name, "level": place.level,
             "level_zh": LEVEL_ZH[place.level],
@@ -196,4 +217,4 @@ def search_places(store: Store, query: str, limit: int = 10, root: str = "") -> 
             "position_note_zh": where.note_zh, "position_note_en": where.note_en,
             "fact_sheet": f"{root}/places/{place.code}",
         })
-    return {"query": query, "results": results}
+    return {"query": query, "crs": "GCJ-02" if crs.is_gcj02 else "WGS84", "results": results}

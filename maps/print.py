@@ -162,7 +162,8 @@ def render(store: Store, rasters: RasterCatalog, job: PrintJob) -> bytes:
                                      "Creator": "共富图集 Gongfu Atlas"})
         else:
             FigureCanvasAgg(figure)
-            figure.savefig(buffer, format="png", dpi=DPI)
+            figure.savefig(buffer, format="png", dpi=DPI, metadata={  # sources in the file too
+                "Title": job.title or "Gongfu Atlas", "Source": "\n".join(sources)})
     return buffer.getvalue()
 
 

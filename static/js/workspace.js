@@ -17,6 +17,7 @@
     var CODE = /^\d{6}(\d{3}){0,2}$/;  // 区县 6, 乡镇 9, 村 12 digits: a fact sheet exists
     var GEOMETRY_ORDER = {Raster: 0, MultiPolygon: 1, Polygon: 1, MultiLineString: 2,
                           LineString: 2, MultiPoint: 3, Point: 3};
+    var EMPTY_THEMES_SHOWN = ["admin", "axes", "ecology", "indicators", "mine"];
     var FALLBACK_COLOURS = ["#3b7dd8", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e"];
 
     var S = {
@@ -256,10 +257,15 @@
         panel.innerHTML = "";
         S.catalogue.themes.forEach(function (theme) {
             var members = S.catalogue.layers.filter(function (l) { return l.theme === theme.id; });
-            if (!members.length) { return; }
+            // the planners' themes stay listed when empty (a hint says so); 其他 only when used
+            if (!members.length && EMPTY_THEMES_SHOWN.indexOf(theme.id) < 0) { return; }
             var group = el("div", {className: "ws-theme", "data-theme": theme.id});
             group.appendChild(el("h3", {}, esc(named(theme))));
             members.forEach(function (meta) { group.appendChild(layerEntry(meta)); });
+            if (!members.length) {
+                group.appendChild(el("div", {className: "ws-hint ws-theme-empty"},
+                                     esc(t(theme.id === "mine" ? "theme_empty_mine" : "theme_empty"))));
+            }
             panel.appendChild(group);
         });
     }
@@ -485,7 +491,10 @@
             label.appendChild(radio);
             var name = b === OFFLINE && !b.name_zh ? t("basemap_none") : named(b);
             label.appendChild(el("span", {}, " " + esc(name)));
-            if (b.online) { label.appendChild(el("span", {className: "ws-online"}, esc(t("basemap_online")))); }
+            // the badge only where the name does not already say it needs the internet
+            if (b.online && !/需联网|internet/i.test(name)) {
+                label.appendChild(el("span", {className: "ws-online"}, esc(t("basemap_online"))));
+            }
             box.appendChild(label);
         });
         document.getElementById("ws-basemap-note").textContent = S.config === null ?
@@ -511,6 +520,7 @@
             crsStatus();
             redraw();
             if (S.placeNames) { showPlaceNames(true); }
+            S.listeners.forEach(function (fn) { if (fn.onDatum) { fn(); } });
         }
     }
 
@@ -542,21 +552,47 @@
     function search(map, o) {
         var input = document.getElementById("ws-search-input");
         var list = document.getElementById("ws-search-results");
-        var timer = null, last = [], marker = null;
+        var timer = null, last = [], marker = null, chosen = null;
 
         function show(html) { list.innerHTML = html; list.hidden = !html; }
 
-        function go(r) {
+        /* Positions come in the frame asked for: WGS84, or GCJ-02 over a 高德 basemap. */
+        function url(q) { return withParam(withParam(o.url, "q", q), "crs", S.gcj ? GCJ : "WGS84"); }
+
+        function mark(r) {
             if (marker) { map.removeLayer(marker); marker = null; }
+            var pos = position(r);
+            if (pos) {
+                marker = L.circleMarker(pos, {radius: 10, color: "#d7301f", weight: 2, fill: false,
+                                              className: "ws-search-marker"}).addTo(map);
+                marker.bindPopup(card(r), {className: "ws-search-popup", offset: [0, -6]});
+            }
+            return pos;
+        }
+
+        function go(r) {
+            chosen = r;
             if (r.bbox && r.bbox.length === 4) {
                 map.fitBounds([[r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]], {padding: [30, 30]});
             }
-            var pos = position(r);
-            if (pos) {
-                if (!r.bbox) { map.setView(pos, Math.max(map.getZoom(), 13)); }
-                marker = L.circleMarker(pos, {radius: 10, color: "#d7301f", weight: 2, fill: false,
-                                              className: "ws-search-marker"}).addTo(map);
-            }
+            var pos = mark(r);
+            if (pos && !r.bbox) { map.setView(pos, Math.max(map.getZoom(), 13)); }
+            if (marker) { marker.openPopup(); }
+            list.hidden = true;
+        }
+
+        function sheetOf(r) {
+            return r.fact_sheet || (CODE.test(String(r.code)) ? S.root + "/places/" + r.code : "");
+        }
+
+        /* The chosen place on the map: name, level, where it is shown, its fact sheet. */
+        function card(r) {
+            var sheet = sheetOf(r);
+            return '<div class="ws-search-card"><b>' + esc(r.name) + '</b> <span class="ws-level">' +
+                esc(S.lang === "en" ? r.level : (r.level_zh || r.level)) + "</span>" +
+                '<div class="ws-hint">' + esc(S.lang === "en" ? r.position_note_en : r.position_note_zh) +
+                "</div>" + (sheet ? '<a class="ws-factsheet" href="' + esc(sheet) + '">' +
+                esc(t("fact_sheet")) + " →</a>" : "") + "</div>";
         }
 
         function item(r, i) {
@@ -565,8 +601,7 @@
             var note = r.has_position === false ?
                 '<div class="ws-nopos">' + esc(t("no_position")) + "：" +
                 esc(S.lang === "en" ? r.position_note_en : r.position_note_zh) + "</div>" : "";
-            var sheet = r.fact_sheet || (CODE.test(String(r.code)) ?
-                S.root + "/places/" + r.code + "?f=html" : "");
+            var sheet = sheetOf(r);
             return '<div class="ws-result" tabindex="0" data-index="' + i + '"><b>' + esc(r.name) +
                 '</b><span class="ws-level">' + esc(S.lang === "en" ? r.level : (r.level_zh || r.level)) +
                 "</span>" + (parents ? '<div class="ws-parents">' + esc(parents) + "</div>" : "") + note +
@@ -576,7 +611,7 @@
         function run() {
             var q = input.value.trim();
             if (!q) { show(""); return; }
-            getJSON(withParam(o.url, "q", q)).then(function (doc) {
+            getJSON(url(q)).then(function (doc) {
                 if (input.value.trim() !== q) { return; }
                 last = doc.results || [];
                 show(last.length ? last.map(item).join("") :
@@ -600,6 +635,19 @@
         });
         input.addEventListener("focus", function () { if (list.innerHTML) { list.hidden = false; } });
         onLang(function () { if (!list.hidden && last.length) { show(last.map(item).join("")); } });
+        // the basemap's datum changed: ask again in the new frame and move the marker
+        var onDatum = function () {
+            var q = input.value.trim();
+            if (q) { run(); }
+            if (!chosen) { return; }
+            var code = chosen.code;
+            getJSON(withParam(url(code), "limit", "1")).then(function (doc) {
+                var again = (doc.results || []).filter(function (r) { return r.code === code; })[0];
+                if (again && chosen && chosen.code === code) { chosen = again; mark(again); }
+            }).catch(function () { if (marker) { map.removeLayer(marker); marker = null; } });
+        };
+        onDatum.onDatum = true;
+        S.listeners.push(onDatum);
     }
 
     /* [lat, lng] of a search result's position ([lon, lat] array or {lon, lat}). */
@@ -689,6 +737,7 @@
         function href(format, paper) {
             var url = withParam(o.url, "layers", visibleIds().join(","));
             url = withParam(url, "bbox", viewBbox());
+            if (S.gcj) { url = withParam(url, "bbox-crs", GCJ); }  // the server shifts it back
             url = withParam(url, "paper", paper);
             url = withParam(url, "format", format);
             url = withParam(url, "title", title === null ? t("print_default_title") : title);
