@@ -15,9 +15,7 @@ Screenshots of each state go to tests/artifacts/workspace_*.png.
 from __future__ import annotations
 
 import io
-import json
 import math
-import os
 import re
 import subprocess
 import time
@@ -708,31 +706,3 @@ def test_large_layers_come_from_vector_tiles(start_server, huzhou_path: Path,
     assert "面积（亩）" in page.locator(".ws-identify").inner_text()
     assert page.locator(".ws-identify a.ws-factsheet").count() == 1
     assert _problems(watch) == []
-
-
-# ---- page weight and load time ---------------------------------------------------------
-
-def test_page_weight_and_load_time_huzhou(workspace) -> None:
-    """The figures for README/bench: bytes received and time to catalogue + counties."""
-    _, _, stats = workspace
-    assert stats["load_ms"] < 30_000
-    assert stats["body_bytes"] < 6 * 1024 * 1024, stats
-
-
-@pytest.mark.skipif(not os.environ.get("GONGFU_BENCH_STORE"),
-                    reason="set GONGFU_BENCH_STORE to a store (e.g. the Zhejiang build)")
-def test_page_weight_and_load_time_of_another_build(start_server, offline_page) -> None:
-    """`GONGFU_BENCH_STORE=/tmp/zj/atlas.gpkg pytest -s -k another_build`: the same figures
-    over another build (cold, then warm caches: a second page in the same browser)."""
-    base = start_server(Path(os.environ["GONGFU_BENCH_STORE"]))
-    catalogue = httpx.get(f"{base}/catalogue", timeout=120).json()
-    for run in ("first", "second"):
-        page, watch = offline_page(1366, 800)
-        responses: list = []
-        page.on("response", lambda r: responses.append(r))
-        load_ms = _load(page, base, catalogue)
-        stats = _weight(page, responses)
-        print(f"{run} load of {os.environ['GONGFU_BENCH_STORE']}: {load_ms:.0f} ms, "
-              f"{stats['body_bytes'] / 1024:.0f} KiB received, {stats['requests']} requests, "
-              f"{len(catalogue['layers'])} layers")
-        assert watch.blocked == []
