@@ -238,3 +238,32 @@ def test_indicator_table_dry_run_shows_the_join_report(offline_page, server: str
     assert "不存在县" in page.locator("#up-drawer").inner_text()
     assert page.locator("#up-drawer .up-ind-save").is_visible()
     assert watch.problems == []
+
+
+BAOPAN = Path(__file__).resolve().parents[1] / "data/templates/报盘示例_虚构示例.txt"
+
+
+def test_baopan_txt_through_the_panel(offline_page, server: str, artifacts: Path) -> None:
+    """The shipped fictional 报盘 sample: parcel 1 is 200 m × 100 m less a 40 m × 50 m hole
+    (18 000 m²), parcel 2 is 150 m × 80 m (12 000 m²): 30 000 m² = 0.03 km² = 45 亩."""
+    page, watch, _ = open_workspace(offline_page, server)
+    page.set_input_files("#up-file", files=[{"name": BAOPAN.name, "mimeType": "text/plain",
+                                             "buffer": BAOPAN.read_bytes()}])
+    page.locator("#up-drawer .up-layer-report").wait_for()
+    text = page.locator("#up-drawer").inner_text()
+    assert "2 要素（面）" in text
+    assert "0.03 平方千米" in text and "45 亩" in text
+    assert "EPSG:4528" in text
+    page.screenshot(path=str(artifacts / "upload_panel_baopan.png"))
+    page.click("#up-drawer .up-save")
+    page.wait_for_selector("#up-drawer .up-done")
+    item = page.locator(f".up-item:has-text('{BAOPAN.name}')")
+    item.wait_for()
+    upload_id = item.get_attribute("data-upload")
+    key = page.evaluate(f"() => localStorage.getItem('{KEY_STORE}')")
+    doc = httpx.get(f"{server}/uploads/{upload_id}", headers={"Authorization": f"Bearer {key}"},
+                    timeout=30).json()
+    layer = doc["report"]["layers"][0]
+    assert layer["feature_count"] == 2
+    assert layer["measures"]["area_km2"] * 1e6 == pytest.approx(30_000, rel=1e-4)
+    assert watch.problems == []
