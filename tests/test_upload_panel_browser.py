@@ -267,3 +267,73 @@ def test_baopan_txt_through_the_panel(offline_page, server: str, artifacts: Path
     assert layer["feature_count"] == 2
     assert layer["measures"]["area_km2"] * 1e6 == pytest.approx(30_000, rel=1e-4)
     assert watch.problems == []
+
+
+def gpkg_bytes(folder: Path, name: str, frame: gpd.GeoDataFrame) -> bytes:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    pyogrio.write_dataframe(frame, path, driver="GPKG")
+    return path.read_bytes()
+
+
+# Two parcels (EPSG:4549, in 安吉县) and a synthetic 永久基本农田 layer planted to overlap
+# parcel A by 100 m × 50 m = 5 000 m² and parcel B by 50 m × 40 m = 2 000 m²: 7 000 m², 10.5 亩.
+PLOTS = gpd.GeoDataFrame({"名称": ["地块A", "地块B"]},
+                         geometry=[shapely.box(462_000, 3_382_000, 462_200, 3_382_100),
+                                   shapely.box(463_000, 3_382_000, 463_100, 3_382_100)],
+                         crs=4549)
+FARMLAND = gpd.GeoDataFrame({"名称": ["虚构农田1", "虚构农田2"]},
+                            geometry=[shapely.box(462_100, 3_381_900, 462_300, 3_382_050),
+                                      shapely.box(463_000, 3_382_060, 463_050, 3_382_200)],
+                            crs=4549)
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", "").strip())
+
+
+def test_publish_a_control_line_then_compliance_check(offline_page, server: str, artifacts: Path,
+                                                      tmp_path: Path) -> None:
+    page, watch, urls = open_workspace(offline_page, server)
+    page.locator("#up-publish-open").wait_for(state="visible")
+    page.click("#up-publish-open")
+    page.set_input_files("#up-publish-file", files=[{
+        "name": "虚构基本农田.gpkg", "mimeType": "application/geopackage+sqlite3",
+        "buffer": gpkg_bytes(tmp_path, "farmland.gpkg", FARMLAND)}])
+    page.select_option("#up-publish-kind", "永久基本农田")
+    page.fill("#up-publish-title", "虚构永久基本农田（测试）")
+    page.once("dialog", lambda d: d.accept("bureau-key"))
+    page.click("#up-drawer .up-publish-go")
+    page.wait_for_selector("#up-drawer .up-published")
+    assert page.locator("#up-drawer .up-published").get_attribute("data-layer") == \
+        "constraint_permanent_farmland"
+    assert page.evaluate("() => sessionStorage.getItem('gongfu.apikey')") == "bureau-key"
+    listed = httpx.get(f"{server}/constraints", timeout=30).json()["constraints"]
+    assert [c["kind"] for c in listed] == ["永久基本农田"]
+
+    page.set_input_files("#up-file", files=[{"name": "两地块.gpkg",
+                                             "mimeType": "application/geopackage+sqlite3",
+                                             "buffer": gpkg_bytes(tmp_path, "plots.gpkg", PLOTS)}])
+    page.locator("#up-drawer .up-layer-report").wait_for()
+    page.click("#up-drawer .up-save")
+    page.wait_for_selector("#up-drawer .up-done")
+    item = page.locator(".up-item:has-text('两地块.gpkg')")
+    item.wait_for()
+    item.locator(".up-compliance").wait_for(state="visible")
+    item.locator(".up-compliance").click()
+    total = page.locator("#up-drawer .up-compliance-table tr.up-total")
+    total.wait_for(timeout=60_000)
+    cells = total.locator("td").all_inner_texts()
+    assert "虚构永久基本农田（测试）" in cells[0] and "2 / 2" in cells[0]
+    assert number(cells[1]) == pytest.approx(7_000, rel=1e-3)
+    assert number(cells[2]) == pytest.approx(10.5, rel=1e-3)
+    parcels = page.locator("#up-drawer .up-compliance-table tr.up-parcel").all_inner_texts()
+    by_label = {row.split("\t")[0].strip("· "): number(row.split("\t")[1]) for row in parcels}
+    assert by_label == {"地块A": pytest.approx(5_000, rel=1e-3),
+                        "地块B": pytest.approx(2_000, rel=1e-3)}
+    page.wait_for_function("() => document.querySelectorAll('path.up-conflict').length == 2")
+    colours = page.eval_on_selector_all("path.up-conflict", "ps => ps.map(p => p.getAttribute('fill'))")
+    assert colours == ["#d7191c", "#d7191c"]
+    page.screenshot(path=str(artifacts / "upload_panel_compliance.png"))
+    assert not any("bureau-key" in u for u in urls)
+    assert watch.problems == []
