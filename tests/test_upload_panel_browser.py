@@ -3,7 +3,10 @@ with the network cut, against a real server: a GBK shapefile zip without .cpg/.p
 dry-run report (12 parcels, 30.4 km², GB18030, EPSG:4549 inferred) → 保存 → listed, drawn
 from tiles fetched with the key in the header → overlay table with 安吉县 → download → the
 key survives a reload, another browser sees nothing → delete → forget. The axes editor's dry
-run draws the nodes of a small table and lists every problem row of a bad one."""
+run draws the nodes of a small table and lists every problem row of a bad one. The shipped
+报盘 TXT sample lands as 2 parcels / 30 000 m²; a synthetic 永久基本农田 layer published through
+发布管控边界 yields the planted conflict area in the 合规性审查 table, drawn in red; the axes
+template round-trips into the saved scenario `tpl` shown on /maps/axes?scenario=tpl."""
 
 from __future__ import annotations
 
