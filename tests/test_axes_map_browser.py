@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from layers.axes import build_axes_layers
@@ -84,3 +85,16 @@ def test_screenshot(page, artifacts: Path) -> None:
     path = artifacts / "axes_map.png"
     tab.screenshot(path=str(path))
     assert path.stat().st_size > 30_000
+
+
+def test_scenario_picker_lists_the_demo_and_unknown_scenario_is_404(page, axes_server: str
+                                                                    ) -> None:
+    tab, _ = page
+    options = tab.locator("#axes-scenario option").all_inner_texts()
+    assert options == ["演示 demo"]
+    assert "演示" in tab.locator(".leaflet-control-attribution").inner_text()
+    for path in ("/maps/axes?scenario=nope", "/axes/stats?scenario=nope"):
+        missing = httpx.get(f"{axes_server}{path}", timeout=60)
+        assert missing.status_code == 404
+        message = missing.json()["message"]
+        assert "nope" in message["zh"] and "发展轴方案" in message["zh"] and "nope" in message["en"]

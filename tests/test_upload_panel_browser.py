@@ -3,7 +3,10 @@ with the network cut, against a real server: a GBK shapefile zip without .cpg/.p
 dry-run report (12 parcels, 30.4 km², GB18030, EPSG:4549 inferred) → 保存 → listed, drawn
 from tiles fetched with the key in the header → overlay table with 安吉县 → download → the
 key survives a reload, another browser sees nothing → delete → forget. The axes editor's dry
-run draws the nodes of a small table and lists every problem row of a bad one."""
+run draws the nodes of a small table and lists every problem row of a bad one. The shipped
+报盘 TXT sample lands as 2 parcels / 30 000 m²; a synthetic 永久基本农田 layer published through
+发布管控边界 yields the planted conflict area in the 合规性审查 table, drawn in red; the axes
+template round-trips into the saved scenario `tpl` shown on /maps/axes?scenario=tpl."""
 
 from __future__ import annotations
 
@@ -237,4 +240,166 @@ def test_indicator_table_dry_run_shows_the_join_report(offline_page, server: str
     assert page.locator("#up-drawer .up-up_unmatched").inner_text() == "1"
     assert "不存在县" in page.locator("#up-drawer").inner_text()
     assert page.locator("#up-drawer .up-ind-save").is_visible()
+    assert watch.problems == []
+
+
+BAOPAN = Path(__file__).resolve().parents[1] / "data/templates/报盘示例_虚构示例.txt"
+
+
+def test_baopan_txt_through_the_panel(offline_page, server: str, artifacts: Path) -> None:
+    """The shipped fictional 报盘 sample: parcel 1 is 200 m × 100 m less a 40 m × 50 m hole
+    (18 000 m²), parcel 2 is 150 m × 80 m (12 000 m²): 30 000 m² = 0.03 km² = 45 亩."""
+    page, watch, _ = open_workspace(offline_page, server)
+    page.set_input_files("#up-file", files=[{"name": BAOPAN.name, "mimeType": "text/plain",
+                                             "buffer": BAOPAN.read_bytes()}])
+    page.locator("#up-drawer .up-layer-report").wait_for()
+    text = page.locator("#up-drawer").inner_text()
+    assert "2 要素（面）" in text
+    assert "0.03 平方千米" in text and "45 亩" in text
+    assert "EPSG:4528" in text
+    page.screenshot(path=str(artifacts / "upload_panel_baopan.png"))
+    page.click("#up-drawer .up-save")
+    page.wait_for_selector("#up-drawer .up-done")
+    item = page.locator(f".up-item:has-text('{BAOPAN.name}')")
+    item.wait_for()
+    upload_id = item.get_attribute("data-upload")
+    key = page.evaluate(f"() => localStorage.getItem('{KEY_STORE}')")
+    doc = httpx.get(f"{server}/uploads/{upload_id}", headers={"Authorization": f"Bearer {key}"},
+                    timeout=30).json()
+    layer = doc["report"]["layers"][0]
+    assert layer["feature_count"] == 2
+    assert layer["measures"]["area_km2"] * 1e6 == pytest.approx(30_000, rel=1e-4)
+    assert watch.problems == []
+
+
+def gpkg_bytes(folder: Path, name: str, frame: gpd.GeoDataFrame) -> bytes:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    pyogrio.write_dataframe(frame, path, driver="GPKG")
+    return path.read_bytes()
+
+
+# Two parcels (EPSG:4549, in 安吉县) and a synthetic 永久基本农田 layer planted to overlap
+# parcel A by 100 m × 50 m = 5 000 m² and parcel B by 50 m × 40 m = 2 000 m²: 7 000 m², 10.5 亩.
+PLOTS = gpd.GeoDataFrame({"名称": ["地块A", "地块B"]},
+                         geometry=[shapely.box(462_000, 3_382_000, 462_200, 3_382_100),
+                                   shapely.box(463_000, 3_382_000, 463_100, 3_382_100)],
+                         crs=4549)
+FARMLAND = gpd.GeoDataFrame({"名称": ["虚构农田1", "虚构农田2"]},
+                            geometry=[shapely.box(462_100, 3_381_900, 462_300, 3_382_050),
+                                      shapely.box(463_000, 3_382_060, 463_050, 3_382_200)],
+                            crs=4549)
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", "").strip())
+
+
+def test_publish_a_control_line_then_compliance_check(offline_page, server: str, artifacts: Path,
+                                                      tmp_path: Path) -> None:
+    page, watch, urls = open_workspace(offline_page, server)
+    page.locator("#up-publish-open").wait_for(state="visible")
+    page.click("#up-publish-open")
+    page.set_input_files("#up-publish-file", files=[{
+        "name": "虚构基本农田.gpkg", "mimeType": "application/geopackage+sqlite3",
+        "buffer": gpkg_bytes(tmp_path, "farmland.gpkg", FARMLAND)}])
+    page.select_option("#up-publish-kind", "永久基本农田")
+    page.fill("#up-publish-title", "虚构永久基本农田（测试）")
+    page.once("dialog", lambda d: d.accept("bureau-key"))
+    page.click("#up-drawer .up-publish-go")
+    page.wait_for_selector("#up-drawer .up-published")
+    assert page.locator("#up-drawer .up-published").get_attribute("data-layer") == \
+        "constraint_permanent_farmland"
+    assert page.evaluate("() => sessionStorage.getItem('gongfu.apikey')") == "bureau-key"
+    listed = httpx.get(f"{server}/constraints", timeout=30).json()["constraints"]
+    assert [c["kind"] for c in listed] == ["永久基本农田"]
+
+    page.set_input_files("#up-file", files=[{"name": "两地块.gpkg",
+                                             "mimeType": "application/geopackage+sqlite3",
+                                             "buffer": gpkg_bytes(tmp_path, "plots.gpkg", PLOTS)}])
+    page.locator("#up-drawer .up-layer-report").wait_for()
+    page.click("#up-drawer .up-save")
+    page.wait_for_selector("#up-drawer .up-done")
+    item = page.locator(".up-item:has-text('两地块.gpkg')")
+    item.wait_for()
+    item.locator(".up-compliance").wait_for(state="visible")
+    item.locator(".up-compliance").click()
+    total = page.locator("#up-drawer .up-compliance-table tr.up-total")
+    total.wait_for(timeout=60_000)
+    cells = total.locator("td").all_inner_texts()
+    assert "虚构永久基本农田（测试）" in cells[0] and "2 / 2" in cells[0]
+    assert number(cells[1]) == pytest.approx(7_000, rel=1e-3)
+    assert number(cells[2]) == pytest.approx(10.5, rel=1e-3)
+    parcels = page.locator("#up-drawer .up-compliance-table tr.up-parcel").all_inner_texts()
+    by_label = {row.split("\t")[0].strip("· "): number(row.split("\t")[1]) for row in parcels}
+    assert by_label == {"地块A": pytest.approx(5_000, rel=1e-3),
+                        "地块B": pytest.approx(2_000, rel=1e-3)}
+    page.wait_for_function("() => document.querySelectorAll('path.up-conflict').length == 2")
+    colours = page.eval_on_selector_all("path.up-conflict", "ps => ps.map(p => p.getAttribute('fill'))")
+    assert colours == ["#d7191c", "#d7191c"]
+    page.screenshot(path=str(artifacts / "upload_panel_compliance.png"))
+    assert not any("bureau-key" in u for u in urls)
+    assert watch.problems == []
+
+
+def test_axes_template_round_trip_into_a_saved_scenario(offline_page, server: str,
+                                                        artifacts: Path) -> None:
+    """Template link → filled in (example row replaced by four nodes) → 试算 → saved as `tpl`
+    with the API key → /maps/axes?scenario=tpl draws its nodes, 算法生成, with the picker."""
+    import openpyxl
+
+    page, watch, urls = open_workspace(offline_page, server)
+    page.click("#up-axes-open")
+    link = page.locator("#up-drawer a.up-template")
+    link.wait_for(state="visible")
+    assert urlsplit(link.get_attribute("href")).path == "/axes/template.xlsx"
+    with page.expect_download() as got:
+        link.click()
+    assert got.value.suggested_filename == "axes_nodes_template.xlsx"
+    book = openpyxl.load_workbook(io.BytesIO(Path(got.value.path()).read_bytes()))
+    sheet = book.worksheets[0]
+    headers = [c.value for c in sheet[1]]
+    assert headers[:3] == ["名称", "层级", "代码"]
+    sheet.delete_rows(2)  # the 虚构示例 row
+    for node in NODES:
+        sheet.append([node.get(h) for h in headers])
+    filled = io.BytesIO()
+    book.save(filled)
+    page.set_input_files("#up-axes-nodes", files=[{
+        "name": "节点表.xlsx", "buffer": filled.getvalue(),
+        "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
+    page.click("#up-drawer .up-axes-run")
+    page.wait_for_selector("#up-drawer .up-n-nodes")
+    assert page.locator("#up-drawer .up-n-nodes").inner_text() == "4"
+    page.fill("#up-drawer .up-scenario", "tpl")
+    page.once("dialog", lambda d: d.accept("bureau-key"))
+    page.click("#up-drawer .up-axes-save")
+    page.wait_for_function("() => document.querySelector('#up-drawer .up-axes-result h4')"
+                           " && document.querySelector('#up-drawer .up-axes-result h4')"
+                           ".textContent.includes('方案已保存')")
+    assert not any("bureau-key" in u for u in urls)
+
+    page.goto(f"{server}/maps/axes?scenario=tpl", wait_until="load")
+    page.wait_for_selector("path.axes-node-county_town")
+    counts = {tier: page.locator(f"path.axes-node-{tier}").count()
+              for tier in ("county_town", "central_town", "key_village", "village")}
+    assert counts == {"county_town": 1, "central_town": 1, "key_village": 1, "village": 1}
+    labels = page.locator("textPath").all_text_contents()
+    assert labels and all("算法生成" in text and "演示" not in text for text in labels)
+    legend = page.locator(".atlas-infobox").inner_text()
+    assert "算法生成" in legend and "generated by rule" in legend
+    options = page.locator("#axes-scenario option").all_inner_texts()
+    assert options[0].startswith("演示") and any(o.startswith("tpl") for o in options)
+    assert page.locator("#axes-scenario").input_value().endswith("/maps/axes?scenario=tpl")
+    page.screenshot(path=str(artifacts / "axes_map_scenario_tpl.png"))
+    page.select_option("#axes-scenario", index=0)
+    page.wait_for_url(f"{server}/maps/axes")  # the demo (this store has no demo axes layers)
+    assert page.locator("#axes-scenario").input_value().endswith("/maps/axes")
+    assert page.locator("path.axes-node-county_town").count() == 0
+
+    stats = httpx.get(f"{server}/axes/stats?scenario=tpl", timeout=120)
+    assert stats.status_code == 200 and stats.json()["scenario"] == "tpl"
+    missing = httpx.get(f"{server}/maps/axes?scenario=nope", timeout=30)
+    assert missing.status_code == 404 and "nope" in missing.json()["message"]["zh"]
+    assert httpx.get(f"{server}/axes/stats?scenario=nope", timeout=30).status_code == 404
     assert watch.problems == []

@@ -5,8 +5,8 @@
   (default) writes nothing; `dry_run=false` with a `scenario` and an API key stores the layers
   as collections `{scenario}_axis_nodes`, `{scenario}_axes`, … (the demo layers are untouched).
 - `GET /axes/template.xlsx`: the node-table template (Chinese headers, one 虚构示例 row).
-- `GET /axes/stats`: statistics of the served axis layers (the Huzhou demo) vs the provincial
-  benchmarks, plus the unplaced nodes.
+- `GET /axes/stats[?scenario=name]`: statistics of the served axis layers (the Huzhou demo, or
+  a saved scenario; unknown → 404) vs the provincial benchmarks, plus the unplaced nodes.
 - `GET /axes/accessibility.tif`: distance to the nearest node of each tier (GeoTIFF, EPSG:4549).
 """
 
@@ -28,6 +28,7 @@ from layers.axes import (ACCESS_THRESHOLDS_KM, BENCHMARK_SOURCE, DEFAULT_BUFFER_
                          PROVINCIAL_POPULATION_SHARE_PCT, Accessibility, AxisPlan, county_stats,
                          plan_axes, plan_layers)
 from layers.settlement_nodes import TIER_ZH, Gazetteer, parse_nodes, read_table, template_xlsx
+from maps.views.axes import scenario_store
 
 router = APIRouter(tags=["axes 发展轴"])
 
@@ -75,11 +76,14 @@ def node_template() -> Response:
 
 @router.get("/axes/stats")
 def axes_stats(request: Request,
-               cell_m: float = Query(200.0, description="Raster cell size, m (50–200)")) -> dict:
+               cell_m: float = Query(200.0, description="Raster cell size, m (50–200)"),
+               scenario: str = Query("", description="a saved scenario (default: the demo)")
+               ) -> dict:
     """Per-county axis length, domain shares vs 46.4%/73.7%, distance shares; unplaced nodes."""
     _check_cell(cell_m)
-    plan, gaz, access = services_of(request).axis_plans.get(store_of(request), cell_m)
-    return _stats_body(plan, gaz, access)
+    store = scenario_store(store_of(request), scenario)
+    plan, gaz, access = services_of(request).axis_plans.get(store, cell_m)
+    return {"scenario": scenario or None, **_stats_body(plan, gaz, access)}
 
 
 @router.get("/axes/accessibility.tif")

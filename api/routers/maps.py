@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import PRIVATE, owner_of, raster_catalog, settings_of, store_of, uploads_of
 from maps.page_cache import rendered_page
-from maps.views.axes import axes_page
+from maps.views.axes import axes_page, scenario_store
 from maps.views.choropleth import choropleth_page
 from maps.views.ecology import ecology_page
 from maps.views.home import home_page
@@ -48,9 +48,12 @@ def overview(request: Request) -> HTMLResponse:
 
 
 @router.get("/maps/axes", response_class=HTMLResponse)
-def axes_map(request: Request) -> HTMLResponse:
-    """The development-axes map (HTML)."""
-    return HTMLResponse(cached(request, lambda: axes_page(store_of(request), root_of(request))))
+def axes_map(request: Request, scenario: str = "") -> HTMLResponse:
+    """The development-axes map (HTML): the demo, or `?scenario=name` saved by
+    `POST /axes/generate` (404 for an unknown name)."""
+    store = store_of(request)
+    scenario_store(store, scenario)  # unknown → bilingual 404 before the page cache
+    return HTMLResponse(cached(request, lambda: axes_page(store, root_of(request), scenario)))
 
 
 @router.get("/maps/choropleth", response_class=HTMLResponse, tags=["maps"])

@@ -724,14 +724,39 @@
         }).catch(function (err) { body.innerHTML = errorHtml(err); });
     }
 
-    /* ---- compliance check (endpoints from the server engineer; hidden until present) - */
+    /* ---- compliance check 合规性审查 (hidden while the server lacks the endpoints) --- */
 
-    function areaCells(o) {
-        var m2 = o.conflict_m2 != null ? o.conflict_m2 : o.area_m2;
-        var mu = o.conflict_mu != null ? o.conflict_mu : o.area_mu;
-        var share = o.share != null ? o.share : o.share_of_upload;
+    function areaCells(m2, mu, share) {
         return "<td>" + (m2 == null ? "—" : esc(num(m2, 1))) + "</td><td>" + (mu == null ? "—" : esc(num(mu, 2))) +
             "</td><td>" + esc(pct(share)) + "</td>";
+    }
+
+    function complianceTable(doc) {
+        var head = "<thead><tr><th>" + esc(t("up_constraint")) + "</th><th>" + esc(t("up_m2")) + "</th><th>" +
+            esc(t("up_mu")) + "</th><th>" + esc(t("up_share")) + "</th></tr></thead>";
+        var rows = (doc.totals || []).map(function (c) {
+            var parcels = (doc.parcels || []).filter(function (p) {
+                return p.constraint === c.constraint && p.layer === c.layer;
+            }).map(function (p) {
+                return '<tr class="up-parcel" data-constraint="' + esc(p.constraint) + '"><td>· ' +
+                    esc(p.label != null && p.label !== "" ? p.label : p.feature) + "</td>" +
+                    areaCells(p.conflict_area_m2, p.conflict_area_mu, p.share_of_parcel) + "</tr>";
+            }).join("");
+            return '<tr class="up-total" data-constraint="' + esc(c.constraint) + '"><td><b>' +
+                esc(c.constraint_title || c.constraint) + "</b>" +
+                (c.kind && c.kind !== c.constraint_title ? " <small>" + esc(c.kind) + "</small>" : "") +
+                '<div class="up-how">' + esc(t("up_parcels_in_conflict")) + " " + esc(num(c.parcels_in_conflict, 0)) +
+                " / " + esc(num(c.parcel_count, 0)) + "</div></td>" +
+                areaCells(c.conflict_area_m2, c.conflict_area_mu, c.share_of_layer) + "</tr>" + parcels;
+        }).join("");
+        var skipped = (doc.not_checked || []).map(function (n) {
+            return "<li>" + esc(n.title || n.layer) + "：" + esc(bilingualText(n.reason)) + "</li>"; }).join("");
+        return '<table class="up-table up-compliance-table">' + head + "<tbody>" + rows + "</tbody></table>" +
+            '<div class="ws-hint">' + esc(t("up_share")) + "：" + esc(t("up_share_of_layer")) + " / " +
+            esc(t("up_share_of_parcel")) + " · " + esc(doc.area_crs || "") + "</div>" +
+            (skipped ? '<div class="up-warn">' + esc(t("up_not_checked")) + '</div><ul class="up-warnings">' +
+                skipped + "</ul>" : "") +
+            (doc.compliant ? '<div class="up-done up-compliant">✓ ' + esc(t("up_no_conflict")) + "</div>" : "");
     }
 
     function complianceOf(u) {
@@ -740,33 +765,99 @@
         body.innerHTML = '<div class="ws-hint up-busy">' + esc(t("loading")) + "</div>";
         var base = "/uploads/" + encodeURIComponent(u.id);
         show(u.id, true, true);
-        Promise.all([json("GET", "/constraints"), json("GET", base + "/compliance")]).then(function (both) {
-            var listed = both[0], doc = both[1];
-            var constraints = Array.isArray(listed) ? listed : (listed.constraints || listed.layers || []);
-            var results = Array.isArray(doc) ? doc : (doc.constraints || doc.results || []);
-            if (!constraints.length) {
-                body.innerHTML = '<div class="ws-hint">' + esc(t("up_no_constraints")) + "</div>";
-                return;
+        json("GET", "/constraints").then(function (listed) {
+            if (!(listed.constraints || []).length) {
+                body.innerHTML = '<div class="ws-hint up-no-constraints">' + esc(t("up_no_constraints")) + "</div>" +
+                    '<div class="ws-actions"><button type="button" class="ws-small-button up-go-publish">' +
+                    esc(t("up_publish")) + "</button></div>";
+                body.querySelector(".up-go-publish").addEventListener("click", publishTool);
+                return null;
             }
-            var head = "<thead><tr><th>" + esc(t("up_constraint")) + "</th><th>" + esc(t("up_m2")) + "</th><th>" +
-                esc(t("up_mu")) + "</th><th>" + esc(t("up_share")) + "</th></tr></thead>";
-            body.innerHTML = '<table class="up-table up-compliance-table">' + head + "<tbody>" +
-                results.map(function (c) {
-                    var parcels = (c.parcels || c.features || []).map(function (p) {
-                        return '<tr class="up-parcel"><td>· ' + esc(p.feature != null ? p.feature : (p.name || p.id)) + "</td>" +
-                            areaCells(p) + "</tr>"; }).join("");
-                    return "<tr><td><b>" + esc(c.title || c.title_zh || c.kind || c.id) + "</b>" +
-                        (c.kind && c.title ? " <small>" + esc(c.kind) + "</small>" : "") + "</td>" + areaCells(c) + "</tr>" + parcels;
-                }).join("") + "</tbody></table>" +
-                (results.some(function (c) { return (c.conflict_m2 || c.area_m2 || 0) > 0; }) ? "" :
-                    '<div class="up-done">' + esc(t("up_no_conflict")) + "</div>");
-            return json("GET", base + "/compliance.geojson", {accept: "application/geo+json"}).then(function (fc) {
-                clearTemp();
-                U.temp = L.geoJSON(fc, {pane: paneOf("conflicts"), style: function () {
-                    return {color: "#d7191c", weight: 2, fillColor: "#d7191c", fillOpacity: 0.55,
-                            className: "up-conflict"}; }}).addTo(U.map);
+            return json("GET", base + "/compliance").then(function (doc) {
+                if (U.drawerUpload !== u.id || U.drawer !== "compliance") { return null; }
+                body.innerHTML = complianceTable(doc) + '<div class="up-dl-status"></div><div class="ws-actions">' +
+                    '<button type="button" class="ws-small-button up-export" data-format="geojson">' +
+                    esc(t("up_conflict_download")) + "</button>" +
+                    ["xlsx", "csv"].map(function (f) {
+                        return '<button type="button" class="ws-small-button up-export" data-format="' + f + '">' +
+                            esc(t("up_export_" + f)) + "</button>"; }).join("") +
+                    '<button type="button" class="ws-close up-cancel">' + esc(t("up_close")) + "</button></div>";
+                body.querySelector(".up-cancel").addEventListener("click", closeDrawer);
+                body.querySelectorAll(".up-export").forEach(function (b) {
+                    b.addEventListener("click", function () {
+                        var f = b.getAttribute("data-format"), status = body.querySelector(".up-dl-status");
+                        call("GET", base + "/compliance." + f, {accept: "*/*"})
+                            .then(function (r) { return saveResponse(r, "compliance." + f); })
+                            .then(function (name) { status.innerHTML = '<div class="up-done">✓ ' + esc(name) + "</div>"; })
+                            .catch(function (err) { status.innerHTML = errorHtml(err); });
+                    });
+                });
+                return json("GET", base + "/compliance.geojson", {accept: "application/geo+json"});
             });
+        }).then(function (fc) {
+            if (!fc || U.drawerUpload !== u.id || U.drawer !== "compliance") { return; }
+            clearTemp();
+            U.temp = L.geoJSON(fc, {pane: paneOf("conflicts"), style: function () {
+                return {color: "#d7191c", weight: 2, fillColor: "#d7191c", fillOpacity: 0.55,
+                        className: "up-conflict"}; },
+                onEachFeature: function (f, layer) {
+                    var p = f.properties || {};
+                    layer.bindTooltip(esc(p.label || p.feature) + " · " + esc(p.constraint_title || p.kind) + " · " +
+                        esc(num(p.conflict_area_m2, 1)) + " " + esc(t("up_m2")), {sticky: true});
+                }}).addTo(U.map);
+            if (U.temp.getBounds().isValid()) { U.map.fitBounds(U.temp.getBounds(), framing(14)); }
         }).catch(function (err) { body.innerHTML = errorHtml(err); });
+    }
+
+    /* 发布管控边界: the planner's own file → POST /constraints (API key, sessionStorage). */
+    var KINDS = ["生态保护红线", "永久基本农田", "城镇开发边界"];
+
+    function publishTool() {
+        var body = openDrawer("publish", t("up_publish"));
+        body.innerHTML = '<div class="ws-hint">' + esc(t("up_publish_note")) + "</div>" +
+            '<div class="ws-form up-tool-form"><span>' + esc(t("up_publish_file")) +
+            '</span><input type="file" id="up-publish-file" multiple accept=".zip,.shp,.shx,.dbf,.prj,.cpg,.gpkg,.geojson,.json,.kml,.kmz,.txt">' +
+            "<span>" + esc(t("up_publish_kind")) + '</span><select id="up-publish-kind">' +
+            KINDS.map(function (k) { return '<option value="' + esc(k) + '">' + esc(k) + "</option>"; }).join("") +
+            '<option value="">' + esc(t("up_kind_custom")) + "</option></select>" +
+            '<span class="up-custom">' + esc(t("up_publish_custom_kind")) + '</span><input type="text" class="up-custom" id="up-publish-custom">' +
+            '<span class="up-custom">' + esc(t("up_publish_custom_id")) + '</span><input type="text" class="up-custom" id="up-publish-id">' +
+            "<span>" + esc(t("up_publish_title")) + '</span><input type="text" id="up-publish-title"></div>' +
+            '<div class="ws-actions"><button type="button" class="up-primary up-publish-go">' + esc(t("up_publish_go")) +
+            '</button></div><div class="up-publish-result"></div>';
+        var kind = $("up-publish-kind");
+        var custom = function () {
+            body.querySelectorAll(".up-custom").forEach(function (n) { n.hidden = kind.value !== ""; });
+        };
+        kind.addEventListener("change", custom);
+        custom();
+        body.querySelector(".up-publish-go").addEventListener("click", publish);
+    }
+
+    function publish() {
+        var body = $("up-drawer-body"), out = body.querySelector(".up-publish-result");
+        var files = Array.prototype.slice.call($("up-publish-file").files);
+        if (!files.length) { return; }
+        var kind = $("up-publish-kind").value || $("up-publish-custom").value.trim();
+        var q = ["dry_run=false", "kind=" + encodeURIComponent(kind)];
+        var id = $("up-publish-id").value.trim(), title = $("up-publish-title").value.trim();
+        if (!$("up-publish-kind").value && id) { q.push("id=" + encodeURIComponent(id)); }
+        if (title) { q.push("title=" + encodeURIComponent(title)); }
+        var key = apiKey(true);
+        if (!key) { return; }
+        out.innerHTML = '<div class="ws-hint up-busy">' + esc(t("up_saving")) + "</div>";
+        json("POST", "/constraints?" + q.join("&"), {body: formData(files), token: key}).then(function (doc) {
+            var l = doc.layer || {};
+            out.innerHTML = '<div class="up-done up-published" data-layer="' + esc(l.id) + '">✓ ' +
+                esc(t("up_publish_done")) + "：" + esc(l.title_zh) + "（" + esc(l.kind) + "）</div>" +
+                '<table class="up-facts"><tr><th>' + esc(t("up_count")) + "</th><td>" + esc(num(l.feature_count, 0)) +
+                "</td></tr><tr><th>" + esc(t("up_area")) + "</th><td>" + esc(num(l.area_km2, 4)) + " " + esc(t("up_km2")) +
+                " · " + esc(num(l.area_mu, 1)) + " " + esc(t("up_mu")) + "</td></tr></table>";
+            $("up-publish-file").value = "";
+        }).catch(function (err) {
+            if (err.status === 401) { dropApiKey(); }
+            out.innerHTML = errorHtml(err);
+        });
     }
 
     /* ---- axes editor ------------------------------------------------------------ */
@@ -964,6 +1055,8 @@
         });
         $("up-axes-open").addEventListener("click", axesEditor);
         $("up-ind-open").addEventListener("click", indicatorTool);
+        $("up-publish-open").addEventListener("click", publishTool);
+        endpoints().then(function (found) { $("up-publish-open").hidden = !found["/constraints"]; });
 
         var onLang = function () {
             relabel();
