@@ -338,6 +338,10 @@ def test_publish_a_control_line_then_compliance_check(offline_page, server: str,
     colours = page.eval_on_selector_all("path.up-conflict", "ps => ps.map(p => p.getAttribute('fill'))")
     assert colours == ["#d7191c", "#d7191c"]
     page.screenshot(path=str(artifacts / "upload_panel_compliance.png"))
+    with page.expect_download() as got:  # the export fetches with the key in the header
+        page.locator('#up-drawer .up-export[data-format="csv"]').click()
+    exported = Path(got.value.path()).read_text(encoding="utf-8-sig")
+    assert "地块A" in exported and "地块B" in exported
     assert not any("bureau-key" in u for u in urls)
     assert watch.problems == []
 

@@ -161,6 +161,26 @@
         return $("up-drawer-body");
     }
 
+    // Export buttons under a drawer's table, then 关闭: each fetches its file with the key in
+    // the header (never in a URL) and saves it. buttons: [[format, label]…]; urlOf(format).
+    function exportBar(body, buttons, urlOf, prefix) {
+        body.insertAdjacentHTML("beforeend", '<div class="up-dl-status"></div><div class="ws-actions">' +
+            buttons.map(function (b) {
+                return '<button type="button" class="ws-small-button up-export" data-format="' + b[0] + '">' +
+                    esc(b[1]) + "</button>"; }).join("") +
+            '<button type="button" class="ws-close up-cancel">' + esc(t("up_close")) + "</button></div>");
+        body.querySelector(".up-cancel").addEventListener("click", closeDrawer);
+        body.querySelectorAll(".up-export").forEach(function (b) {
+            b.addEventListener("click", function () {
+                var f = b.getAttribute("data-format"), status = body.querySelector(".up-dl-status");
+                call("GET", urlOf(f), {accept: "*/*"})
+                    .then(function (r) { return saveResponse(r, prefix + f); })
+                    .then(function (name) { status.innerHTML = '<div class="up-done">✓ ' + esc(name) + "</div>"; })
+                    .catch(function (err) { status.innerHTML = errorHtml(err); });
+            });
+        });
+    }
+
     function closeDrawer() {
         $("up-drawer").hidden = true;
         U.drawer = null;
@@ -703,21 +723,9 @@
             var doc = both[0], found = both[1];
             if (U.drawerUpload !== u.id || U.drawer !== "overlay") { return; }
             var exports = ["xlsx", "csv"].filter(function (f) { return found["/uploads/{}/overlay." + f]; });
-            body.innerHTML = renderOverlay(doc) + '<div class="up-dl-status"></div><div class="ws-actions">' +
-                exports.map(function (f) {
-                    return '<button type="button" class="ws-small-button up-export" data-format="' + f + '">' +
-                        esc(t("up_export_" + f)) + "</button>"; }).join("") +
-                '<button type="button" class="ws-close up-cancel">' + esc(t("up_close")) + "</button></div>";
-            body.querySelector(".up-cancel").addEventListener("click", closeDrawer);
-            body.querySelectorAll(".up-export").forEach(function (b) {
-                b.addEventListener("click", function () {
-                    var status = body.querySelector(".up-dl-status");
-                    call("GET", base + "/overlay." + b.getAttribute("data-format") + "?by_feature=100000", {accept: "*/*"})
-                        .then(function (r) { return saveResponse(r, "overlay." + b.getAttribute("data-format")); })
-                        .then(function (name) { status.innerHTML = '<div class="up-done">✓ ' + esc(name) + "</div>"; })
-                        .catch(function (err) { status.innerHTML = errorHtml(err); });
-                });
-            });
+            body.innerHTML = renderOverlay(doc);
+            exportBar(body, exports.map(function (f) { return [f, t("up_export_" + f)]; }),
+                      function (f) { return base + "/overlay." + f + "?by_feature=100000"; }, "overlay.");
             if (doc.layers.some(function (l) { return l.zones && (l.zones.axis_domains || []).length; })) {
                 catalogueOn("axis_domains");
             }
@@ -775,23 +783,10 @@
             }
             return json("GET", base + "/compliance").then(function (doc) {
                 if (U.drawerUpload !== u.id || U.drawer !== "compliance") { return null; }
-                body.innerHTML = complianceTable(doc) + '<div class="up-dl-status"></div><div class="ws-actions">' +
-                    '<button type="button" class="ws-small-button up-export" data-format="geojson">' +
-                    esc(t("up_conflict_download")) + "</button>" +
-                    ["xlsx", "csv"].map(function (f) {
-                        return '<button type="button" class="ws-small-button up-export" data-format="' + f + '">' +
-                            esc(t("up_export_" + f)) + "</button>"; }).join("") +
-                    '<button type="button" class="ws-close up-cancel">' + esc(t("up_close")) + "</button></div>";
-                body.querySelector(".up-cancel").addEventListener("click", closeDrawer);
-                body.querySelectorAll(".up-export").forEach(function (b) {
-                    b.addEventListener("click", function () {
-                        var f = b.getAttribute("data-format"), status = body.querySelector(".up-dl-status");
-                        call("GET", base + "/compliance." + f, {accept: "*/*"})
-                            .then(function (r) { return saveResponse(r, "compliance." + f); })
-                            .then(function (name) { status.innerHTML = '<div class="up-done">✓ ' + esc(name) + "</div>"; })
-                            .catch(function (err) { status.innerHTML = errorHtml(err); });
-                    });
-                });
+                body.innerHTML = complianceTable(doc);
+                exportBar(body, [["geojson", t("up_conflict_download")], ["xlsx", t("up_export_xlsx")],
+                                 ["csv", t("up_export_csv")]],
+                          function (f) { return base + "/compliance." + f; }, "compliance.");
                 return json("GET", base + "/compliance.geojson", {accept: "application/geo+json"});
             });
         }).then(function (fc) {
