@@ -26,7 +26,7 @@ def build(
     target = settings.open_store()
     area = Region.parse(region)
     built = build_all(area)
-    built += build_axes_layers(built)  # Huzhou demo development axes (示意)
+    built += build_axes_layers(built)  # Huzhou demo development axes (演示)
     if any(layer.id == "axes" for layer, _ in built):
         from layers.projects import empty_project_layers
 
