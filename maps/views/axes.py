@@ -11,7 +11,7 @@ import dataclasses
 import weakref
 
 import folium
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from layers.axes import AXIS_LAYER_IDS, RANK_ZH
 from layers.settlement_nodes import POSITION_SOURCE_ZH, TIER_ZH
@@ -20,6 +20,7 @@ from layers.store import Store
 from maps.elements import (AntPath, Area, AtlasMap, Attribution, Dot, InfoBox, Legend, Line,
                            Links, Note, PolyLineTextPath, UnplacedList, back_to_workspace)
 from maps.elements.projects import ProjectMarkers, ProjectPanel
+from maps.elements.fragment import TEMPLATES
 from maps.views import render
 
 _REQUIRED = ("axis_nodes", "axes", "axis_domains")
@@ -126,13 +127,9 @@ def scenario_picker(store: Store, root: str, current: str) -> Note:
     """方案 select: the demo and every saved scenario; choosing one opens its map."""
     options = [("", "演示 demo")] + [(n, f"{n}（算法生成 generated）") for n in
                                      saved_scenarios(store)]
-    html = "".join(
-        f'<option value="{escape(root)}/maps/axes'
-        f'{"?scenario=" + str(escape(n)) if n else ""}"{" selected" if n == current else ""}>'
-        f"{escape(label)}</option>" for n, label in options)
-    return Note(Markup('<label class="axes-scenario-picker">方案 Scenario '
-                       '<select id="axes-scenario" onchange="location.href=this.value">'
-                       f"{html}</select></label>"))
+    html = TEMPLATES.get_template("scenario_picker.html").render(
+        options=options, root=root, current=current)
+    return Note(Markup(html))
 
 
 def links(root: str) -> Legend:
