@@ -164,7 +164,6 @@ def test_replacement_is_fsynced_before_and_after_the_rename(tmp_path, monkeypatc
     reaches the directory before put() returns (geo/durable.py)."""
     import os
 
-    from geo import durable
 
     calls: list[tuple[str, str]] = []
     real_fsync, real_replace = os.fsync, os.replace
@@ -178,5 +177,4 @@ def test_replacement_is_fsynced_before_and_after_the_rename(tmp_path, monkeypatc
     at = kinds.index("replace")
     assert "fsync" in kinds[:at], "temp file not flushed before the rename"
     assert calls[at + 1] == ("fsync", str(tmp_path)), "directory not flushed after the rename"
-    assert durable.replace.__module__ == "geo.durable"
     assert len(store.frame("sites")) == 2

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import warnings
 import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +22,8 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from test_vector_read import write_gbk_shapefile
+
 
 SCRIPT = "<script>window.pwned=1</script>"
 KEY_STORE = "gongfu.uploads.key"
@@ -35,21 +36,10 @@ PARCELS = [shapely.box(462_000 + 2000 * i, 3_382_000 + 2000 * j,
 
 
 def gbk_parcels_zip(folder: Path) -> bytes:
-    """A GBK polygon shapefile with no .cpg and no .prj and the DBF language byte 0, zipped —
-    built like test_vector_read.gbk_shapefile / test_uploads.gbk_zip, with parcels."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """12 GBK polygon parcels with no .cpg, no .prj and no DBF language byte, zipped."""
     frame = gpd.GeoDataFrame({"名称": [f"地块{k + 1}" for k in range(12)], "用途": ["耕地"] * 12,
                               "备注": [SCRIPT] + [""] * 11}, geometry=PARCELS)
-    shp = folder / "规划地块.shp"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "no crs": intended, this file has no .prj
-        pyogrio.write_dataframe(frame, shp, driver="ESRI Shapefile", encoding="CP936")
-    for sidecar in (".cpg", ".prj"):
-        shp.with_suffix(sidecar).unlink(missing_ok=True)
-    dbf = shp.with_suffix(".dbf")
-    data = bytearray(dbf.read_bytes())
-    data[29] = 0  # no language driver: the reader must find GB18030 itself
-    dbf.write_bytes(bytes(data))
+    write_gbk_shapefile(frame, folder, "规划地块")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(folder.iterdir()):

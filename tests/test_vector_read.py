@@ -38,17 +38,22 @@ ESRI_4549 = (
 def gbk_shapefile(folder: Path, x_offset: float = 0.0, ldid: int = 0,
                   stem: str = "规划地块") -> Path:
     """A GBK point shapefile with no .cpg and no .prj (as many Chinese tools leave them)."""
-    folder.mkdir(parents=True, exist_ok=True)
     frame = gpd.GeoDataFrame({"名称": NAMES, "编号": ["1", "2", "3"]},
                              geometry=shapely.points(EASTINGS + x_offset, NORTHINGS))
+    return write_gbk_shapefile(frame, folder, stem, ldid)
+
+
+def write_gbk_shapefile(frame: gpd.GeoDataFrame, folder: Path, stem: str,
+                        ldid: int = 0) -> Path:
+    """`frame` as a GBK shapefile without .cpg and .prj. The language-driver byte as the tool
+    left it: 0 = none (the reader must sniff GB18030), 0x4D = "936 Chinese GBK" (ArcGIS)."""
+    folder.mkdir(parents=True, exist_ok=True)
     shp = folder / f"{stem}.shp"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "no crs": intended, this file has no .prj
         pyogrio.write_dataframe(frame, shp, driver="ESRI Shapefile", encoding="CP936")
     for sidecar in (".cpg", ".prj"):
         shp.with_suffix(sidecar).unlink(missing_ok=True)
-    # The language-driver byte as the tool left it: 0 = none (the reader must sniff GB18030),
-    # 0x4D = "936 Chinese GBK", as ArcGIS writes it.
     dbf = shp.with_suffix(".dbf")
     data = bytearray(dbf.read_bytes())
     data[29] = ldid
