@@ -8,6 +8,8 @@ none and saves the upload privately. The work folder is the caller's to remove.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from geo.errors import QuotaExceeded
 from geo.sandbox import Limits, run_limited
 from geo.vector_read import read_folder
 from layers.store import Store
+from layers.tilesets import Tileset, cut_tile, store_tilesets
 from layers.uploads import Tokens, UploadRecord, build_report, huzhou_outline
 
 
@@ -42,10 +45,35 @@ class Uploads:
         self.limits = limits
         self.sandbox = sandbox  # None: read in this process (trusted files, e.g. benchmarks)
         self.quota = quota  # uploads one owner may keep
+        # An upload never changes once saved: its tilesets (projected, indexed) are built once
+        # and kept for the next tiles, a few uploads at a time.
+        self._tilesets: OrderedDict[str, list[Tileset]] = OrderedDict()
+        self._tiles_lock = threading.Lock()
 
     def owner(self, token: str | None) -> str | None:
         """The owner id behind a token (an issued token or an API key), else None."""
         return self.tokens.owner(token)
+
+    def tile(self, upload_id: str, owner: str | None, z: int, x: int, y: int) -> bytes:
+        """Tile z/x/y of all the upload's layers; only for its owner (UnknownUpload else)."""
+        _, store = self.store.layers_store(upload_id, owner)  # the owner check, every time
+        with self._tiles_lock:
+            sets = self._tilesets.get(upload_id)
+            if sets is not None:
+                self._tilesets.move_to_end(upload_id)
+        if sets is None:
+            sets = store_tilesets(store)
+            with self._tiles_lock:
+                self._tilesets[upload_id] = sets
+                while len(self._tilesets) > 16:
+                    self._tilesets.popitem(last=False)
+        return cut_tile(sets, z, x, y)
+
+    def delete(self, upload_id: str, owner: str | None) -> None:
+        """Delete an upload (owner only) and forget its tiles."""
+        self.store.delete(upload_id, owner)
+        with self._tiles_lock:
+            self._tilesets.pop(upload_id, None)
 
     def intake(self, work: Path, filename: str, crs: str | None = None,
                dry_run: bool = False, owner: str | None = None) -> Intake:

@@ -145,13 +145,18 @@ class Tileset:
         return mvt.TileLayer(self.layer.id, local, [self.ids[i] for i in hits], props)
 
 
-def tile_of_store(store: Store, z: int, x: int, y: int, buffer: int = DEFAULT_BUFFER) -> bytes:
-    """Tile z/x/y of every vector layer of a small store (a planner's private upload), cut on
-    request at full detail: no shared cache, no simplification pyramid to build first."""
+def store_tilesets(store: Store) -> list[Tileset]:
+    """Full-detail tilesets of every vector layer of a small store (a planner's private
+    upload): no simplification pyramid to build first."""
+    return [Tileset.from_store(store, layer.id, simplify=False)
+            for layer in store.layers() if layer.geometry_type != "None"]
+
+
+def cut_tile(sets: Sequence[Tileset], z: int, x: int, y: int,
+             buffer: int = DEFAULT_BUFFER) -> bytes:
+    """Tile z/x/y of the given tilesets, all attributes."""
     check_tile(z, x, y)
-    parts = [Tileset.from_store(store, layer.id, simplify=False).cut(z, x, y, None, buffer)
-             for layer in store.layers() if layer.geometry_type != "None"]
-    return mvt.encode(parts)
+    return mvt.encode([s.cut(z, x, y, None, buffer) for s in sets])
 
 
 class TileCache:

@@ -28,7 +28,6 @@ from geo.crs import resolve_crs
 from geo.vector_io import resolve_encoding, resolve_format, write_vector
 from layers.overlay import RasterSource, overlay, overlay_csv, overlay_xlsx
 from geo.mvt import MEDIA_TYPE
-from layers.tilesets import tile_of_store
 from layers.uploads import UploadRecord, remove_tree
 
 router = APIRouter(tags=["uploads"])
@@ -103,7 +102,7 @@ def get_upload(request: Request, upload_id: str) -> Response:
 
 @router.delete("/uploads/{upload_id}", status_code=204)
 def delete_upload(request: Request, upload_id: str) -> Response:
-    uploads_of(request).store.delete(upload_id, owner_of(request, required=False))
+    uploads_of(request).delete(upload_id, owner_of(request, required=False))
     return Response(status_code=204)
 
 
@@ -202,9 +201,8 @@ def _raster_sources(request: Request) -> list[RasterSource]:
 def upload_tile(request: Request, upload_id: str, z: int, x: int, y: int) -> Response:
     """One Mapbox vector tile (WebMercatorQuad) of all the upload's layers; owner only.
 
-    Uploads are small and private, so tiles are cut per request (no shared cache, no
-    simplification pyramid) and marked `private, no-store`.
+    Uploads are small and private: full detail, no simplification pyramid; the projected
+    layers are kept per upload (layers/intake.py) and tiles are `private, no-store`.
     """
-    _, store = uploads_of(request).store.layers_store(upload_id,
-                                                      owner_of(request, required=False))
-    return Response(tile_of_store(store, z, x, y), media_type=MEDIA_TYPE, headers=PRIVATE)
+    tile = uploads_of(request).tile(upload_id, owner_of(request, required=False), z, x, y)
+    return Response(tile, media_type=MEDIA_TYPE, headers=PRIVATE)
