@@ -144,8 +144,4 @@ def bamboo_parameters(
 
 
 StoreDep = Annotated[Store, Depends(store_of)]
-SettingsDep = Annotated[Settings, Depends(settings_of)]
-TilesDep = Annotated[VectorTiles, Depends(vector_tiles)]
-RastersDep = Annotated[RasterCatalog, Depends(raster_catalog)]
 CatalogueDep = Annotated[Catalogue, Depends(catalogue_of)]
-UploadsDep = Annotated[Uploads, Depends(uploads_of)]
