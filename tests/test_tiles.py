@@ -114,7 +114,8 @@ def test_several_layers_in_one_tile_and_chosen_properties(client: TestClient) ->
     z, x, y = tile_of(*HUZHOU, 8)
     tile = get_tile(client, f"/tiles/counties,cities,county_seats/{z}/{x}/{y}.mvt",
                     properties="name,code")
-    assert list(tile) == ["counties", "cities", "county_seats"]
+    # each polygon layer is followed by its label points (point layers label themselves)
+    assert list(tile) == ["counties", "counties_label", "cities", "cities_label", "county_seats"]
     for layer in tile.values():
         for feature in layer["features"]:
             assert set(feature["properties"]) == {"name", "code"}
