@@ -145,6 +145,14 @@ class Grid:
         doc = self.tms.model_dump(mode="json", exclude_none=True)
         doc["crs"] = doc["crs"] if isinstance(doc["crs"], str) else self.crs_uri
         doc["uri"] = self.uri
+        doc["identifier"], doc["supportedCRS"] = self.id, doc["crs"]
+        if "boundingBox" not in doc:  # GDAL 3.6 recognises a TMS document by it
+            b = self.tms.xy_bbox
+            lower, upper = [b.left, b.bottom], [b.right, b.top]
+            if self.tms._invert_axis:
+                lower, upper = lower[::-1], upper[::-1]
+            doc["boundingBox"] = {"lowerLeft": lower, "upperRight": upper, "crs": doc["crs"],
+                                  "lowerCorner": lower, "upperCorner": upper}
         for matrix in doc["tileMatrices"]:
             matrix["topLeftCorner"] = matrix["pointOfOrigin"]
             matrix["identifier"] = matrix["id"]

@@ -184,7 +184,7 @@ def test_tilejson_and_style(client: TestClient) -> None:
     tj = client.get("/tiles/counties,county_seats/tilejson.json").json()
     assert tj["tilejson"] == "3.0.0"
     assert tj["tiles"] == ["http://testserver/tiles/counties,county_seats/{z}/{x}/{y}.mvt"]
-    assert [v["id"] for v in tj["vector_layers"]] == ["counties", "county_seats"]
+    assert [v["id"] for v in tj["vector_layers"]] == ["counties", "county_seats", "counties_label"]
     assert "name" in tj["vector_layers"][0]["fields"]
     west, south, east, north = tj["bounds"]
     assert west < 120.1 < east and south < 30.8 < north
