@@ -67,11 +67,16 @@ class Tally:
     timeouts: list[str] = field(default_factory=list)
 
 
-def _huzhou_tiles() -> list[dict]:
+def _huzhou_tiles(matrix_set: str = "WebMercatorQuad") -> list[morecantile.Tile]:
     """Tiles over Huzhou's centre (with data) at a few zooms, and one far away (empty)."""
-    tms = morecantile.tms.get("WebMercatorQuad")
-    tiles = [tms.tile(120.0, 30.8, z) for z in (0, 6, 9, 12, 14)] + [tms.tile(100.0, 20.0, 9)]
-    return [{"z": t.z, "x": t.x, "y": t.y} for t in tiles]
+    tms = morecantile.tms.get(matrix_set)
+    return [tms.tile(120.0, 30.8, z) for z in (0, 6, 9, 12, 14)] + [tms.tile(100.0, 20.0, 9)]
+
+
+def _ogc_tiles(matrix_sets: list[str]) -> list[dict]:
+    """OGC API – Tiles coordinates (tileMatrix = zoom, tileRow = y, tileCol = x)."""
+    return [{"tileMatrixSetId": m, "tileMatrix": str(t.z), "tileRow": t.y, "tileCol": t.x}
+            for m in matrix_sets if m in morecantile.tms.list() for t in _huzhou_tiles(m)]
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +120,9 @@ def fuzz_target(start_server, tmp_path_factory) -> tuple[str, dict]:
         "/collections/projects/items", params={"limit": 5}))["features"]]
     rasters = [r["id"] for r in ok(http.get("/rasters"))["rasters"]]
     upload_layers = ok(http.get(f"/uploads/{upload['id']}"))["layers"]
+    matrix_sets = [m["id"] for m in ok(http.get("/tileMatrixSets"))["tileMatrixSets"]]
+    styles = [{"collectionId": c, "styleId": style["id"]} for c in collections[:4]
+              for style in ok(http.get(f"/collections/{c}/styles"))["styles"]]
     http.close()
     vectors = [c for c in collections if c not in ("villages", "indicators",
                                                    "indicator_catalog")]
@@ -131,7 +139,12 @@ def fuzz_target(start_server, tmp_path_factory) -> tuple[str, dict]:
         "axis_id": axes,
         "project_id": projects,
         "name": ["huzhou"],
-        "z+x+y": _huzhou_tiles(),
+        "z+x+y": [{"z": t.z, "x": t.x, "y": t.y} for t in _huzhou_tiles()],
+        # OGC API – Tiles and Styles (their own parameter names)
+        "collectionId": collections,
+        "collectionId+styleId": styles,
+        "tileMatrixSetId": matrix_sets,
+        "tileMatrixSetId+tileMatrix+tileRow+tileCol": _ogc_tiles(matrix_sets),
     }
     queries = {  # query parameters whose useful values a generator would never guess
         "layer": ["counties", "townships"], "collection": ["counties"],
