@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     map_tiles_threshold: int = 200
     # Rasters (COG + sidecar JSON); default: "rasters" beside the store file.
     raster_dir: Path | None = None
+    # Saved tile pyramids (one file per layer version, memory-mapped by every worker);
+    # default: "pyramids" beside the store file.
+    pyramid_dir: Path | None = None
     # Planner uploads: folder (default "uploads" beside the store file) and limits (MB).
     uploads_dir: Path | None = None
     upload_max_mb: float = 200.0
@@ -153,6 +156,12 @@ class Settings(BaseSettings):
         if self.raster_dir:
             return Path(self.raster_dir)
         return self._files_dir(store) / "rasters"
+
+    def pyramid_folder(self, store: Store | None = None) -> Path:
+        """Where `gongfu build` saves each layer's tile pyramid and workers map it from."""
+        if self.pyramid_dir:
+            return Path(self.pyramid_dir)
+        return self._files_dir(store) / "pyramids"
 
     def _files_dir(self, store: Store | None) -> Path:
         # A GeoPackage store given directly (tests, CLI --store) keeps its files beside it.
