@@ -6,6 +6,7 @@ nothing rebuilds it per request.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -161,7 +162,12 @@ class Settings(BaseSettings):
         """Where `gongfu build` saves each layer's tile pyramid and workers map it from."""
         if self.pyramid_dir:
             return Path(self.pyramid_dir)
-        return self._files_dir(store) / "pyramids"
+        folder = self._files_dir(store) / "pyramids"
+        if getattr(store, "path", None) is None and self.database_url:
+            # a database's pyramids apart from the GeoPackage's beside it (same layer ids)
+            url = re.sub(r"//[^@/]*@", "//", self.database_url)  # credentials do not name it
+            folder /= "db-" + hashlib.blake2b(url.encode(), digest_size=6).hexdigest()
+        return folder
 
     def _files_dir(self, store: Store | None) -> Path:
         # A GeoPackage store given directly (tests, CLI --store) keeps its files beside it.
