@@ -86,7 +86,7 @@ def test_build_saves_pyramids_a_fresh_process_maps_them_without_building(copy: P
     _save_pyramids(GeoPackageStore(copy), folder)  # what `gongfu build` does last
     ids = vector_ids(GeoPackageStore(copy))
     assert sorted(p.name for p in folder.glob("*.pyramid")) == sorted(
-        f"{layer_id}.WGS84.pyramid" for layer_id in ids)
+        f"{layer_id}.WGS84.WebMercatorQuad.pyramid" for layer_id in ids)
 
     fresh = GeoPackageStore(copy)  # as a new worker: nothing in memory
     tiles = VectorTiles(fresh, cache_bytes=0, pyramid_dir=folder)
@@ -121,7 +121,7 @@ def test_gcj02_pyramid_saved_on_first_build_and_identical(copy: Path) -> None:
     plain = VectorTiles(GeoPackageStore(copy), 0)
     tile = plain.tile(["counties"], *WUXING_Z10, crs="GCJ-02").data
     assert tile and first.tile(["counties"], *WUXING_Z10, crs="GCJ-02").data == tile
-    assert (folder / "counties.GCJ-02.pyramid").exists()
+    assert (folder / "counties.GCJ-02.WebMercatorQuad.pyramid").exists()
     again = VectorTiles(GeoPackageStore(copy), 0, folder)
     assert again.tile(["counties"], *WUXING_Z10, crs="GCJ-02").data == tile
     assert isinstance(again.tileset("counties", "GCJ-02")._levels[10], PackedGeometries)
@@ -141,10 +141,10 @@ def test_a_replaced_layer_is_not_served_from_its_stale_pyramid(
     fresh = GeoPackageStore(copy)
     tiles = VectorTiles(fresh, 0, folder)
     served = tiles.tileset("counties")
-    assert "counties.WGS84.pyramid is stale" in caplog.text  # it says why it builds
+    assert "counties.WGS84.WebMercatorQuad.pyramid is stale" in caplog.text  # it says why it builds
     assert served.version == fresh.version("counties") != old_version
     assert len(served.ids) == len(frame) - 1
-    assert read_meta(folder / "counties.WGS84.pyramid")["version"] == served.version  # re-saved
+    assert read_meta(folder / "counties.WGS84.WebMercatorQuad.pyramid")["version"] == served.version  # re-saved
     plain = VectorTiles(GeoPackageStore(copy), 0)
     for t in sample_tiles(4):
         assert tiles.tile(["counties"], t.z, t.x, t.y).data == \
@@ -155,7 +155,7 @@ def test_a_broken_pyramid_file_is_rebuilt_not_served(
         copy: Path, caplog: pytest.LogCaptureFixture) -> None:
     folder = copy.parent / "pyramids"
     VectorTiles(GeoPackageStore(copy), 0, folder).save_pyramids()
-    path = folder / "counties.WGS84.pyramid"
+    path = folder / "counties.WGS84.WebMercatorQuad.pyramid"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # e.g. a full disk
     caplog.set_level(logging.INFO, logger="layers")
     tiles = VectorTiles(GeoPackageStore(copy), 0, folder)
@@ -170,10 +170,10 @@ def test_pyramid_settings_change_makes_the_file_stale(copy: Path, monkeypatch) -
     store = GeoPackageStore(copy)
     VectorTiles(store, 0, folder).save_pyramids()
     version = store.version("counties")
-    assert pyramids.load(folder, "counties", "WGS84", version) is not None
+    assert pyramids.load(folder, "counties", "WGS84.WebMercatorQuad", version) is not None
     monkeypatch.setitem(pyramids.SETTINGS, "tolerance_units", 4.0)  # another simplification
-    assert pyramids.load(folder, "counties", "WGS84", version) is None
-    assert pyramids.load(folder, "counties", "WGS84", "another-version") is None
+    assert pyramids.load(folder, "counties", "WGS84.WebMercatorQuad", version) is None
+    assert pyramids.load(folder, "counties", "WGS84.WebMercatorQuad", "another-version") is None
 
 
 def test_app_serves_tiles_from_the_saved_pyramids(copy: Path) -> None:
