@@ -127,6 +127,20 @@ def test_gcj02_pyramid_saved_on_first_build_and_identical(copy: Path) -> None:
     assert isinstance(again.tileset("counties", "GCJ-02")._levels[10], PackedGeometries)
 
 
+def test_cgcs2000_grid_pyramid_identical(copy: Path) -> None:
+    from geo.grids import grid
+
+    folder = copy.parent / "pyramids"
+    plain = VectorTiles(GeoPackageStore(copy), 0)
+    mapped = VectorTiles(GeoPackageStore(copy), 0, folder)
+    cgcs = grid("CGCS2000Quad")
+    for z in (6, 9, 12):
+        for t in cgcs.tiles_covering(HUZHOU, z):
+            args = (["counties"], z, t.x, t.y)
+            assert mapped.tile(*args, grid=cgcs.id).data == plain.tile(*args, grid=cgcs.id).data
+    assert (folder / "counties.WGS84.CGCS2000Quad.pyramid").exists()
+
+
 def test_a_replaced_layer_is_not_served_from_its_stale_pyramid(
         copy: Path, caplog: pytest.LogCaptureFixture) -> None:
     folder = copy.parent / "pyramids"
