@@ -60,6 +60,7 @@ class Store(ABC):
 
     def __init__(self) -> None:
         self._frames: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
+        self._queryables: dict[str, tuple[str, dict[str, filtering.Queryable]]] = {}
 
     def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
         """Replace (or add) a layer atomically: readers see the old or the new, never half."""
@@ -139,8 +140,15 @@ class Store(ABC):
         return FeaturePage(matched.iloc[offset:end], int(mask.sum()))
 
     def queryables(self, layer_id: str) -> dict[str, filtering.Queryable]:
-        """The names (and types) a filter or sort key may use on this layer."""
-        return filtering.queryables(self.layer(layer_id), self.frame(layer_id))
+        """The names (and types) a filter or sort key may use on this layer (worked out once
+        per layer version: the date formats are read from the values)."""
+        version = self.version(layer_id)
+        cached = self._queryables.get(layer_id)
+        if cached and cached[0] == version:
+            return cached[1]
+        found = filtering.queryables(self.layer(layer_id), self.frame(layer_id))
+        self._queryables[layer_id] = (version, found)
+        return found
 
     def feature(self, layer_id: str, fid: str) -> gpd.GeoDataFrame:
         """One feature (as a one-row frame) by its id."""
