@@ -13,7 +13,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import settings_of, store_of
+from api.deps import raster_catalog, settings_of, store_of
 from api.negotiation import wants_html
 from api.pages import render_page
 from api.query import ITEMS_PARAMS, ItemsQuery
@@ -22,7 +22,11 @@ from geo.vector_io import FORMATS
 from geo.crs import CRS84, SUPPORTED, CrsChoice, from_wgs84
 from layers.choropleth import CHOROPLETH_PARAMS, JOINED_FIELDS, choropleth, spec_from_params
 from layers.model import Layer
+from geo.errors import UnknownCollection
+from geo.raster import info as raster_info
+from layers.catalogue import raster_layer
 from layers.ogc_tiles import CONFORMANCE as OGC_TILES_CONFORMANCE, REL as OGC_REL
+from layers.ogc_tiles import raster_collection
 from layers.store import Store
 
 router = APIRouter()
@@ -144,7 +148,16 @@ def collections(request: Request) -> Response:
 @router.get("/collections/{collection_id}")
 def collection(request: Request, collection_id: str) -> Response:
     store = store_of(request)
-    body = collection_doc(request, store, store.layer(collection_id))
+    try:
+        layer = store.layer(collection_id)
+    except UnknownCollection:  # a raster answers as a collection of map tiles
+        catalog = raster_catalog(request)
+        if not catalog.has(collection_id):
+            raise
+        return JSONResponse(raster_collection(
+            _base(request), raster_layer(catalog.meta(collection_id)),
+            tuple(raster_info(catalog.path(collection_id)).bounds_wgs84)))
+    body = collection_doc(request, store, layer)
     if wants_html(request):
         return HTMLResponse(render_page("collection.html", request, body=body))
     return JSONResponse(body)
