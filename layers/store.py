@@ -24,6 +24,7 @@ import shapely
 
 from geo import durable
 from geo.errors import InvalidData, UnknownCollection, UnknownFeature
+from layers import filtering
 from layers.model import Layer
 
 if TYPE_CHECKING:
@@ -102,6 +103,11 @@ class Store(ABC):
         self._frames[layer_id] = (version, frame)
         return frame
 
+    def evict(self, layer_id: str) -> None:
+        """Forget a layer's features held in memory (read again when next asked for): tiles
+        mapped from a saved pyramid no longer need them."""
+        self._frames.pop(layer_id, None)
+
     def layer(self, layer_id: str) -> Layer:
         return find_layer(self.layers(), layer_id)
 
@@ -112,10 +118,15 @@ class Store(ABC):
         filters: dict[str, str] | None = None,
         limit: int | None = None,
         offset: int = 0,
+        where: filtering.Node | None = None,
+        sortby: tuple[filtering.SortKey, ...] = (),
     ) -> FeaturePage:
-        """Features intersecting `bbox` (WGS84) whose attributes equal `filters`, paged."""
+        """Features intersecting `bbox` (WGS84) whose attributes equal `filters` and that
+        meet the CQL2 condition `where`, ordered by `sortby` (else stored order), paged."""
         frame = self.frame(layer_id)
         mask = np.ones(len(frame), dtype=bool)
+        if where is not None:
+            mask &= filtering.mask(frame, where)
         for name, wanted in (filters or {}).items():
             mask &= frame[name].astype("string").fillna("").to_numpy() == wanted
         if bbox is not None:
@@ -123,9 +134,13 @@ class Store(ABC):
             in_box = np.zeros(len(frame), dtype=bool)
             in_box[hits] = True
             mask &= in_box
-        matched = frame[mask]
+        matched = filtering.sort(frame[mask], sortby)
         end = None if limit is None else offset + limit
         return FeaturePage(matched.iloc[offset:end], int(mask.sum()))
+
+    def queryables(self, layer_id: str) -> dict[str, filtering.Queryable]:
+        """The names (and types) a filter or sort key may use on this layer."""
+        return filtering.queryables(self.layer(layer_id), self.frame(layer_id))
 
     def feature(self, layer_id: str, fid: str) -> gpd.GeoDataFrame:
         """One feature (as a one-row frame) by its id."""
@@ -143,7 +158,8 @@ class Store(ABC):
 
     def features_geojson(self, layer_id: str, bbox: Bbox | None, filters: dict[str, str],
                          limit: int, offset: int, properties: list[str],
-                         precision: int = 7) -> GeoJSONPage | None:
+                         precision: int = 7, where: filtering.Node | None = None,
+                         sortby: tuple[filtering.SortKey, ...] = ()) -> GeoJSONPage | None:
         """A page of WGS84 features already encoded as GeoJSON text by the backend, or None
         when the caller should encode `features()` itself (the default)."""
         return None
