@@ -28,7 +28,7 @@ from shapely.geometry import shape
 from geo.grids import GRIDS
 
 ANJI = "330523"
-QGIS_SCRIPT = Path(__file__).parent / "clients" / "qgis_vector_tiles.py"
+QGIS_SCRIPT = Path(__file__).parent / "fixtures" / "qgis_vector_tiles.py"
 
 
 def _run(*args: str, env: dict | None = None, timeout: int = 180) -> str:
