@@ -26,7 +26,7 @@ import threading
 import time
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -287,7 +287,9 @@ class PostGISStore(Store):
         (ST_AsGeoJSON): for a page of Zhejiang's counties ~3× faster than encoding in Python.
 
         Same selection as `features()`: bbox by exact intersection, filters by text equality
-        (NULL as ""), insertion order. None when the query cannot be pushed down (a filter on
+        (NULL as ""), insertion order. The count is taken now; the features are read through a
+        server-side cursor as the page is consumed (`GeoJSONPage.features`), so memory holds a
+        batch of rows, not the page. None when the query cannot be pushed down (a filter on
         a non-text column, or too many properties for one json_build_object).
         """
         layer = self.layer(layer_id)
@@ -313,22 +315,34 @@ class PostGISStore(Store):
             for name, wanted in filters.items():
                 where.append(sql.SQL("COALESCE({}, '') = %s").format(sql.Identifier(name)))
                 params.append(wanted)
-            pairs = [sql.SQL("{}, {}").format(sql.Literal(p), sql.Identifier("page", p))
-                     for p in properties]
-            geometry = (sql.SQL("ST_AsGeoJSON(page.geom, {})::json").format(
-                sql.Literal(precision)) if "geom" in types else sql.SQL("NULL::json"))
-            query = sql.SQL(
-                "WITH hits AS (SELECT * FROM {table} WHERE {where}), "
-                "page AS (SELECT * FROM hits ORDER BY _fid LIMIT %s OFFSET %s) "
-                "SELECT (SELECT count(*) FROM hits), (SELECT count(*) FROM page), "
-                "(SELECT COALESCE(json_agg(json_build_object('type', 'Feature', "
-                "'id', page.{id}::text, 'geometry', {geometry}, "
-                "'properties', json_build_object({pairs})) ORDER BY page._fid), '[]'::json)::text "
-                "FROM page)").format(table=table, where=sql.SQL(" AND ").join(where),
-                                     id=sql.Identifier(layer.id_field), geometry=geometry,
-                                     pairs=sql.SQL(", ").join(pairs))
-            matched, returned, text = conn.execute(query, [*params, limit, offset]).fetchone()
-        return GeoJSONPage(text, int(matched), int(returned))
+            condition = sql.SQL(" AND ").join(where)
+            matched = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
+                table, condition), params).fetchone()[0]
+        pairs = [sql.SQL("{}, {}").format(sql.Literal(p), sql.Identifier(p)) for p in properties]
+        geometry = (sql.SQL("ST_AsGeoJSON(geom, {})::json").format(sql.Literal(precision))
+                    if "geom" in types else sql.SQL("NULL::json"))
+        query = sql.SQL(
+            "SELECT json_build_object('type', 'Feature', 'id', {id}::text, "
+            "'geometry', {geometry}, 'properties', json_build_object({pairs}))::text "
+            "FROM {table} WHERE {where} ORDER BY _fid LIMIT %s OFFSET %s").format(
+                table=table, where=condition, id=sql.Identifier(layer.id_field),
+                geometry=geometry, pairs=sql.SQL(", ").join(pairs))
+        returned = max(0, min(limit, int(matched) - offset))
+        chunks = self._cursor_chunks(query, [*params, limit, offset]) if returned else iter(())
+        return GeoJSONPage(chunks, int(matched), returned)
+
+    def _cursor_chunks(self, query: sql.Composable, params: list) -> Iterator[bytes]:
+        """The rows of `query` (one Feature text each) as comma-separated chunks of ~1 MB,
+        read through a server-side cursor on a pooled connection held while it runs; a
+        small first batch so the first bytes leave at once."""
+        with self.pool.connection() as conn, conn.transaction():
+            with conn.cursor(name=f"items_{os.urandom(6).hex()}") as cur:
+                cur.execute(query, params)
+                batch, first = 20, True
+                while rows := cur.fetchmany(batch):
+                    text = ",".join(row[0] for row in rows)
+                    yield (text if first else "," + text).encode()
+                    batch, first = 200, False
 
     # --- SQL-side tiles (bench: compare with the in-memory tiles of layers/tilesets.py) --
 
