@@ -105,6 +105,11 @@ class Store(ABC):
         self._frames[layer_id] = (version, frame)
         return frame
 
+    def evict(self, layer_id: str) -> None:
+        """Forget a layer's features held in memory (read again when next asked for): tiles
+        mapped from a saved pyramid no longer need them."""
+        self._frames.pop(layer_id, None)
+
     def layer(self, layer_id: str) -> Layer:
         return find_layer(self.layers(), layer_id)
 
