@@ -14,7 +14,7 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -35,9 +35,11 @@ Bbox = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class GeoJSONPage:
-    """A page of features already encoded: `features` is the text of a GeoJSON array."""
+    """A page of features the backend encodes itself: `features` yields the page's GeoJSON
+    Feature texts, comma-separated, in UTF-8 chunks (the array's content without its
+    brackets), read from the backend as they are consumed."""
 
-    features: str
+    features: Iterable[bytes]
     number_matched: int
     number_returned: int
 
