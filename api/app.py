@@ -16,6 +16,8 @@ from api.routers import dashboard, indices  # composite indices, 驾驶舱
 from api.routers import print as print_router
 from api.routers import compliance  # 合规性审查
 from api.routers import transactions  # OGC API Features Part 4 editing
+from api.routers import filtering  # OGC API Features Part 3: queryables
+from api.routers import ogc_tiles, styles  # OGC API Tiles, styles per collection
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.negotiation import wants_html
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     app.include_router(features.router)
     app.include_router(transactions.router)
+    app.include_router(filtering.router)
     app.include_router(catalogue.router)
     app.include_router(downloads.router)
     app.include_router(maps.router)
@@ -78,6 +81,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(rasters.router)
     app.include_router(ecology.router)
     app.include_router(tiles.router)
+    app.include_router(ogc_tiles.router)  # after the XYZ routes: /tiles/{tms}/… never shadows them
+    app.include_router(styles.router)
     app.include_router(pmtiles.router)
     app.include_router(uploads.router)
     app.include_router(compliance.router)

@@ -26,7 +26,8 @@ import threading
 import time
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -36,6 +37,7 @@ from psycopg import Connection, sql
 from psycopg_pool import ConnectionPool
 
 from geo.errors import InvalidData
+from layers import filtering, postgis_filter
 from layers.model import Layer
 from layers.store import (Bbox, FeatureChange, FeatureRow, GeoJSONPage, Store, check_frame,
                           find_layer)
@@ -144,6 +146,58 @@ def _write_meta(conn: Connection, layer: Layer, version: str) -> None:
         {"id": layer.id, "meta": layer.to_json(), "version": version})
 
 
+
+@dataclass(frozen=True)
+class _CopyLoad:
+    """One layer's table definition and its rows as COPY text, made before the transaction."""
+
+    defs: list
+    names: list
+    text: str
+    geometric: bool
+
+
+def _copy_load(layer: Layer, frame: gpd.GeoDataFrame) -> _CopyLoad:
+    data = frame.reset_index(drop=True)
+    geometric = layer.geometry_type != "None"
+    columns = [c for c in data.columns if c != data.geometry.name] if isinstance(
+        data, gpd.GeoDataFrame) else [c for c in data.columns if c != "geometry"]
+    _check_names(layer.id, columns)
+    kinds = [_kind(data[c]) for c in columns]
+    defs = [sql.SQL("_fid bigint PRIMARY KEY")]
+    defs += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_PG_TYPES[k]))
+             for c, k in zip(columns, kinds)]
+    names = [sql.Identifier("_fid")] + [sql.Identifier(c) for c in columns]
+    if geometric:
+        defs.append(sql.SQL("geom geometry(Geometry, 4326)"))
+        names.append(sql.Identifier("geom"))
+        wkb = shapely.to_wkb(shapely.set_srid(data.geometry.values, 4326), hex=True,
+                             include_srid=True)
+    buffer = io.StringIO()
+    values = [data[c].tolist() for c in columns]
+    for row in range(len(data)):
+        cells = [str(row)] + [_copy_text(values[i][row], kinds[i]) for i in range(len(columns))]
+        if geometric:
+            cells.append(wkb[row] if wkb[row] is not None else "\\N")
+        buffer.write("\t".join(cells) + "\n")
+    return _CopyLoad(defs, names, buffer.getvalue(), geometric)
+
+
+def _replace_table(conn: Connection, layer: Layer, load: _CopyLoad) -> None:
+    """Drop, create, fill and index one layer's table and bump its version (inside the
+    caller's transaction)."""
+    table = sql.Identifier(FEATURES_SCHEMA, layer.id)
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+    conn.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(load.defs)))
+    with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
+            table, sql.SQL(", ").join(load.names))) as copy:
+        copy.write(load.text)
+    if load.geometric:
+        conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(table))
+    conn.execute(sql.SQL("ANALYZE {}").format(table))
+    _write_meta(conn, layer, os.urandom(8).hex())
+
+
 class PostGISStore(Store):
     """Layers in PostGIS tables, read into memory once per layer version per process."""
 
@@ -178,45 +232,15 @@ class PostGISStore(Store):
 
     # --- writes -------------------------------------------------------------------------
 
-    def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
-        check_frame(layer, frame)
-        data = frame.reset_index(drop=True)
-        geometric = layer.geometry_type != "None"
-        columns = [c for c in data.columns if c != data.geometry.name] if isinstance(
-            data, gpd.GeoDataFrame) else [c for c in data.columns if c != "geometry"]
-        _check_names(layer.id, columns)
-        kinds = [_kind(data[c]) for c in columns]
-        table = sql.Identifier(FEATURES_SCHEMA, layer.id)
-        defs = [sql.SQL("_fid bigint PRIMARY KEY")]
-        defs += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_PG_TYPES[k]))
-                 for c, k in zip(columns, kinds)]
-        names = [sql.Identifier("_fid")] + [sql.Identifier(c) for c in columns]
-        if geometric:
-            defs.append(sql.SQL("geom geometry(Geometry, 4326)"))
-            names.append(sql.Identifier("geom"))
-            wkb = shapely.to_wkb(shapely.set_srid(data.geometry.values, 4326), hex=True,
-                                 include_srid=True)
-        buffer = io.StringIO()
-        values = [data[c].tolist() for c in columns]
-        for row in range(len(data)):
-            cells = [str(row)] + [_copy_text(values[i][row], kinds[i])
-                                  for i in range(len(columns))]
-            if geometric:
-                cells.append(wkb[row] if wkb[row] is not None else "\\N")
-            buffer.write("\t".join(cells) + "\n")
-        version = os.urandom(8).hex()
-        # One transaction: the table swap and the version bump commit together or not at all.
+    def put_many(self, pairs: Sequence[tuple[Layer, gpd.GeoDataFrame]]) -> None:
+        for layer, frame in pairs:
+            check_frame(layer, frame)
+        loads = [_copy_load(layer, frame) for layer, frame in pairs]
+        # One transaction: every table swap and version bump commit together or not at all.
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("LOCK TABLE gongfu.layers IN SHARE ROW EXCLUSIVE MODE")  # one writer
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
-            conn.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(defs)))
-            with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
-                    table, sql.SQL(", ").join(names))) as copy:
-                copy.write(buffer.getvalue())
-            if geometric:
-                conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(table))
-            conn.execute(sql.SQL("ANALYZE {}").format(table))
-            _write_meta(conn, layer, version)
+            for layer, load in zip((layer for layer, _ in pairs), loads):
+                _replace_table(conn, layer, load)
         self._meta_cache = None
 
     # --- editing: one feature at a time (OGC API Features Part 4, layers/editing.py) -----
@@ -341,15 +365,19 @@ class PostGISStore(Store):
 
     def features_geojson(self, layer_id: str, bbox: Bbox | None, filters: dict[str, str],
                          limit: int, offset: int, properties: list[str],
-                         precision: int = 7) -> GeoJSONPage | None:
+                         precision: int = 7, where: filtering.Node | None = None,
+                         sortby: tuple[filtering.SortKey, ...] = ()) -> GeoJSONPage | None:
         """A page of features as GeoJSON text, selected, paged and encoded by PostGIS
         (ST_AsGeoJSON): for a page of Zhejiang's counties ~3× faster than encoding in Python.
 
         Same selection as `features()`: bbox by exact intersection, filters by text equality
-        (NULL as ""), insertion order. None when the query cannot be pushed down (a filter on
-        a non-text column, or too many properties for one json_build_object).
+        (NULL as ""), the CQL2 condition `where` as SQL with bound parameters
+        (layers/postgis_filter.py), ordered by `sortby` then insertion order. None when the
+        query cannot be pushed down (a filter on a non-text column, or too many properties
+        for one json_build_object).
         """
         layer = self.layer(layer_id)
+        condition = where  # `where` below is the list of SQL conditions
         _, version, table_name = self._meta()[layer_id]
         table = sql.Identifier(FEATURES_SCHEMA, table_name)
         with self.pool.connection() as conn:
@@ -372,20 +400,26 @@ class PostGISStore(Store):
             for name, wanted in filters.items():
                 where.append(sql.SQL("COALESCE({}, '') = %s").format(sql.Identifier(name)))
                 params.append(wanted)
+            if condition is not None:
+                clause, values = postgis_filter.where(condition)
+                where.append(clause)
+                params += values
+            order = sql.SQL(", ").join([*postgis_filter.order_by(sortby, "page"),
+                                        sql.SQL("page._fid")])
             pairs = [sql.SQL("{}, {}").format(sql.Literal(p), sql.Identifier("page", p))
                      for p in properties]
             geometry = (sql.SQL("ST_AsGeoJSON(page.geom, {})::json").format(
                 sql.Literal(precision)) if "geom" in types else sql.SQL("NULL::json"))
             query = sql.SQL(
                 "WITH hits AS (SELECT * FROM {table} WHERE {where}), "
-                "page AS (SELECT * FROM hits ORDER BY _fid LIMIT %s OFFSET %s) "
+                "page AS (SELECT * FROM hits AS page ORDER BY {order} LIMIT %s OFFSET %s) "
                 "SELECT (SELECT count(*) FROM hits), (SELECT count(*) FROM page), "
                 "(SELECT COALESCE(json_agg(json_build_object('type', 'Feature', "
                 "'id', page.{id}::text, 'geometry', {geometry}, "
-                "'properties', json_build_object({pairs})) ORDER BY page._fid), '[]'::json)::text "
+                "'properties', json_build_object({pairs})) ORDER BY {order}), '[]'::json)::text "
                 "FROM page)").format(table=table, where=sql.SQL(" AND ").join(where),
                                      id=sql.Identifier(layer.id_field), geometry=geometry,
-                                     pairs=sql.SQL(", ").join(pairs))
+                                     pairs=sql.SQL(", ").join(pairs), order=order)
             matched, returned, text = conn.execute(query, [*params, limit, offset]).fetchone()
         return GeoJSONPage(text, int(matched), int(returned))
 

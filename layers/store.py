@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +27,7 @@ import shapely
 
 from geo import durable
 from geo.errors import InvalidData, UnknownCollection, UnknownFeature
+from layers import filtering
 from layers.model import Layer
 
 if TYPE_CHECKING:
@@ -98,9 +99,14 @@ class Store(ABC):
     def __init__(self) -> None:
         self._frames: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
 
-    @abstractmethod
     def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
         """Replace (or add) a layer atomically: readers see the old or the new, never half."""
+        self.put_many([(layer, frame)])
+
+    @abstractmethod
+    def put_many(self, pairs: Sequence[tuple[Layer, gpd.GeoDataFrame]]) -> None:
+        """Replace (or add) several layers in one atomic write: readers see all of them old
+        or all new (a project snapshot's history, latest and areas layers move together)."""
 
     @abstractmethod
     def _meta(self) -> dict[str, tuple]:
@@ -145,10 +151,15 @@ class Store(ABC):
         filters: dict[str, str] | None = None,
         limit: int | None = None,
         offset: int = 0,
+        where: filtering.Node | None = None,
+        sortby: tuple[filtering.SortKey, ...] = (),
     ) -> FeaturePage:
-        """Features intersecting `bbox` (WGS84) whose attributes equal `filters`, paged."""
+        """Features intersecting `bbox` (WGS84) whose attributes equal `filters` and that
+        meet the CQL2 condition `where`, ordered by `sortby` (else stored order), paged."""
         frame = self.frame(layer_id)
         mask = np.ones(len(frame), dtype=bool)
+        if where is not None:
+            mask &= filtering.mask(frame, where)
         for name, wanted in (filters or {}).items():
             mask &= frame[name].astype("string").fillna("").to_numpy() == wanted
         if bbox is not None:
@@ -156,9 +167,13 @@ class Store(ABC):
             in_box = np.zeros(len(frame), dtype=bool)
             in_box[hits] = True
             mask &= in_box
-        matched = frame[mask]
+        matched = filtering.sort(frame[mask], sortby)
         end = None if limit is None else offset + limit
         return FeaturePage(matched.iloc[offset:end], int(mask.sum()))
+
+    def queryables(self, layer_id: str) -> dict[str, filtering.Queryable]:
+        """The names (and types) a filter or sort key may use on this layer."""
+        return filtering.queryables(self.layer(layer_id), self.frame(layer_id))
 
     def feature(self, layer_id: str, fid: str) -> gpd.GeoDataFrame:
         """One feature (as a one-row frame) by its id."""
@@ -176,7 +191,8 @@ class Store(ABC):
 
     def features_geojson(self, layer_id: str, bbox: Bbox | None, filters: dict[str, str],
                          limit: int, offset: int, properties: list[str],
-                         precision: int = 7) -> GeoJSONPage | None:
+                         precision: int = 7, where: filtering.Node | None = None,
+                         sortby: tuple[filtering.SortKey, ...] = ()) -> GeoJSONPage | None:
         """A page of WGS84 features already encoded as GeoJSON text by the backend, or None
         when the caller should encode `features()` itself (the default)."""
         return None
@@ -252,18 +268,21 @@ class GeoPackageStore(Store):
         self._lock = threading.Lock()
         self._meta_cache: tuple[int, dict[str, tuple[Layer, str]]] | None = None
 
-    def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
-        check_frame(layer, frame)
+    def put_many(self, pairs: Sequence[tuple[Layer, gpd.GeoDataFrame]]) -> None:
+        for layer, frame in pairs:
+            check_frame(layer, frame)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
+            # every layer goes into one copy of the file, swapped in by one rename
             tmp = durable.temp_path(self.path.parent, self.path.stem, ".gpkg")
             try:
                 if self.path.exists():
                     shutil.copyfile(self.path, tmp)
                 else:
                     tmp.unlink()
-                _write_layer(tmp, layer, frame)
-                _write_meta(tmp, layer)
+                for layer, frame in pairs:
+                    _write_layer(tmp, layer, frame)
+                    _write_meta(tmp, layer)
                 tmp.chmod(0o644)  # mkstemp makes 0600; the store is shared with other readers
                 durable.replace(tmp, self.path)
             finally:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import settings_of, store_of
+from api.filters import FILTER_PARAMS, filter_and_sort
 from api.negotiation import wants_html
 from api.pages import render_page
 from api.query import ITEMS_PARAMS, ItemsQuery
@@ -23,6 +24,7 @@ from geo.crs import CRS84, SUPPORTED, CrsChoice, from_wgs84
 from layers.editing import feature_etag
 from layers.choropleth import CHOROPLETH_PARAMS, JOINED_FIELDS, choropleth, spec_from_params
 from layers.model import Layer
+from layers.ogc_tiles import CONFORMANCE as OGC_TILES_CONFORMANCE, REL as OGC_REL
 from layers.store import Store
 
 router = APIRouter()
@@ -33,6 +35,21 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    # Part 3 and CQL2: only the classes tests/test_filtering.py proves on both stores (no
+    # temporal-functions: only T_AFTER/T_BEFORE/T_INTERSECTS/T_EQUALS/T_DISJOINT exist)
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
+    *OGC_TILES_CONFORMANCE,  # layers/ogc_tiles.py (api/routers/ogc_tiles.py)
     # Part 4 on planner-editable layers and uploads (api/routers/transactions.py)
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
@@ -66,6 +83,10 @@ def landing(request: Request) -> dict[str, Any]:
              "title": "Conformance classes"},
             {"href": f"{base}/collections", "rel": "data", "type": "application/json",
              "title": "Collections"},
+            {"href": f"{base}/tileMatrixSets", "rel": OGC_REL + "tiling-schemes",
+             "type": "application/json", "title": "Tile matrix sets 切片方案"},
+            {"href": f"{base}/tiles", "rel": OGC_REL + "tilesets-vector",
+             "type": "application/json", "title": "Map vector tiles 底图矢量瓦片"},
         ],
     }
 
@@ -94,10 +115,17 @@ def collection_doc(request: Request, store: Store, layer: Layer) -> dict[str, An
          "title": f"{layer.title} (GeoJSON)"},
         {"href": f"{base}/items?f=html", "rel": "items", "type": "text/html",
          "title": f"{layer.title} (HTML)"},
+        {"href": f"{base}/queryables", "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+         "type": "application/schema+json", "title": "Queryables"},
     ]
     for fmt, media in DOWNLOAD_TYPES.items():
         links.append({"href": f"{base}/download?format={fmt}", "rel": "enclosure",
                       "type": media, "title": f"Download {fmt}"})
+    if layer.geometry_type != "None":  # vector tiles and styles (api/routers/ogc_tiles.py)
+        links += [{"href": f"{base}/tiles", "rel": OGC_REL + "tilesets-vector",
+                   "type": "application/json", "title": f"{layer.title} vector tiles"},
+                  {"href": f"{base}/styles", "rel": OGC_REL + "styles",
+                   "type": "application/json", "title": f"{layer.title} styles"}]
     return {
         "id": layer.id,
         "title": layer.title,
@@ -197,15 +225,18 @@ def items(request: Request, collection_id: str) -> Response:
     spec = spec_from_params(request.query_params)  # ?indicator=…&year=… joins an indicator
     query = ItemsQuery.parse(request.query_params, layer, settings.default_limit,
                              settings.max_limit,
-                             allow=ITEMS_PARAMS + (CHOROPLETH_PARAMS if spec else ()))
+                             allow=ITEMS_PARAMS + FILTER_PARAMS
+                             + (CHOROPLETH_PARAMS if spec else ()))
+    where, sortby = filter_and_sort(request.query_params, store, layer)  # Part 3
     if spec is None and query.crs is CRS84 and not wants_html(request):
         # a backend that encodes the page itself (PostGIS) answers; else None
         found = store.features_geojson(layer.id, query.bbox_wgs84, query.filters or {},
-                                       query.limit, query.offset, query.properties_of(layer))
+                                       query.limit, query.offset, query.properties_of(layer),
+                                       where=where, sortby=sortby)
         if found is not None:
             return _encoded_items(request, layer, query, found)
     page = store.features(layer.id, bbox=query.bbox_wgs84, filters=query.filters,
-                          limit=query.limit, offset=query.offset)
+                          limit=query.limit, offset=query.offset, where=where, sortby=sortby)
     frame, properties = page.features, query.properties_of(layer)
     if spec is not None:
         frame = choropleth(store, layer.id, spec).frame.loc[frame.index]
