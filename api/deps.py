@@ -34,7 +34,8 @@ class Services:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.tiles = VectorTiles(store, settings.tile_cache_mb * 2**20)
+        self.tiles = VectorTiles(store, settings.tile_cache_mb * 2**20,
+                                 settings.pyramid_folder(store))
         self.pmtiles = PMTilesFolder(settings.pmtiles_dir)
         self.uploads = Uploads(store, settings.uploads_folder(store), settings.api_key_set(),
                                settings.upload_limits(), settings.upload_sandbox(),

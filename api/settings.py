@@ -6,6 +6,7 @@ nothing rebuilds it per request.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -83,6 +84,9 @@ class Settings(BaseSettings):
     map_tiles_threshold: int = 200
     # Rasters (COG + sidecar JSON); default: "rasters" beside the store file.
     raster_dir: Path | None = None
+    # Saved tile pyramids (one file per layer version, memory-mapped by every worker);
+    # default: "pyramids" beside the store file.
+    pyramid_dir: Path | None = None
     # Planner uploads: folder (default "uploads" beside the store file) and limits (MB).
     uploads_dir: Path | None = None
     upload_max_mb: float = 200.0
@@ -153,6 +157,17 @@ class Settings(BaseSettings):
         if self.raster_dir:
             return Path(self.raster_dir)
         return self._files_dir(store) / "rasters"
+
+    def pyramid_folder(self, store: Store | None = None) -> Path:
+        """Where `gongfu build` saves each layer's tile pyramid and workers map it from."""
+        if self.pyramid_dir:
+            return Path(self.pyramid_dir)
+        folder = self._files_dir(store) / "pyramids"
+        if getattr(store, "path", None) is None and self.database_url:
+            # a database's pyramids apart from the GeoPackage's beside it (same layer ids)
+            url = re.sub(r"//[^@/]*@", "//", self.database_url)  # credentials do not name it
+            folder /= "db-" + hashlib.blake2b(url.encode(), digest_size=6).hexdigest()
+        return folder
 
     def _files_dir(self, store: Store | None) -> Path:
         # A GeoPackage store given directly (tests, CLI --store) keeps its files beside it.

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -38,9 +38,11 @@ Bbox = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class GeoJSONPage:
-    """A page of features already encoded: `features` is the text of a GeoJSON array."""
+    """A page of features the backend encodes itself: `features` yields the page's GeoJSON
+    Feature texts, comma-separated, in UTF-8 chunks (the array's content without its
+    brackets), read from the backend as they are consumed."""
 
-    features: str
+    features: Iterable[bytes]
     number_matched: int
     number_returned: int
 
@@ -98,6 +100,7 @@ class Store(ABC):
 
     def __init__(self) -> None:
         self._frames: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
+        self._queryables: dict[str, tuple[str, dict[str, filtering.Queryable]]] = {}
 
     def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
         """Replace (or add) a layer atomically: readers see the old or the new, never half."""
@@ -141,6 +144,11 @@ class Store(ABC):
         self._frames[layer_id] = (version, frame)
         return frame
 
+    def evict(self, layer_id: str) -> None:
+        """Forget a layer's features held in memory (read again when next asked for): tiles
+        mapped from a saved pyramid no longer need them."""
+        self._frames.pop(layer_id, None)
+
     def layer(self, layer_id: str) -> Layer:
         return find_layer(self.layers(), layer_id)
 
@@ -172,8 +180,15 @@ class Store(ABC):
         return FeaturePage(matched.iloc[offset:end], int(mask.sum()))
 
     def queryables(self, layer_id: str) -> dict[str, filtering.Queryable]:
-        """The names (and types) a filter or sort key may use on this layer."""
-        return filtering.queryables(self.layer(layer_id), self.frame(layer_id))
+        """The names (and types) a filter or sort key may use on this layer (worked out once
+        per layer version: the date formats are read from the values)."""
+        version = self.version(layer_id)
+        cached = self._queryables.get(layer_id)
+        if cached and cached[0] == version:
+            return cached[1]
+        found = filtering.queryables(self.layer(layer_id), self.frame(layer_id))
+        self._queryables[layer_id] = (version, found)
+        return found
 
     def feature(self, layer_id: str, fid: str) -> gpd.GeoDataFrame:
         """One feature (as a one-row frame) by its id."""

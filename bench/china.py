@@ -1,0 +1,236 @@
+"""China in one small worker (issue 18): build time, time to the first China z5 tile after
+`gongfu serve` starts, and resident memory per worker, for this checkout and (optionally) an
+older commit checked out in a temporary git worktree, in one run.
+
+For each variant:
+1. `gongfu build --region all` into a temporary folder (wall-clock seconds);
+2. `gongfu serve --workers 2` on a loopback port over that store; the clock starts when the
+   process is spawned and stops at the first 200 answer for China z5 tile 5/25/13 (central
+   China), polled every 50 ms (connection refused while uvicorn starts counts as waiting);
+3. every worker left to settle (its CPU time unchanged for 3 s: background pyramid builds
+   done), then each worker's VmRSS (/proc/PID/status) and PSS (/proc/PID/smaps_rollup: shared
+   pages divided among the processes that map them) read; then every non-empty z5 tile and
+   the z8 tiles over Zhejiang requested 4 times each (both workers serve some), and memory
+   read again.
+
+Run:  .venv/bin/python bench/china.py [--before 8c8fa8b] [--write]
+(--write appends/replaces the marked section of bench/RESULTS.md). Not part of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+PYTHON = PROJECT / ".venv" / "bin" / "python"
+FIRST_TILE = "/tiles/counties/5/25/13.mvt"
+ZHEJIANG = (118.0, 27.0, 123.0, 31.2)
+BEGIN, END = "<!-- china.py begin -->", "<!-- china.py end -->"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port: int, path: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def gongfu(source: Path, *args: str, env: dict | None = None, **kw) -> subprocess.Popen:
+    """`gongfu ARGS` from the checkout at `source` (its modules first on sys.path)."""
+    environ = {**os.environ, "PYTHONPATH": str(source), **(env or {})}
+    return subprocess.Popen([str(PYTHON), "-m", "cli", *args], cwd=source, env=environ, **kw)
+
+
+def build(source: Path, store: Path) -> float:
+    start = time.perf_counter()
+    process = gongfu(source, "build", "--region", "all", "--store", str(store),
+                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, err = process.communicate()
+    if process.returncode:
+        raise SystemExit(f"build failed in {source}:\n{err.decode()[-2000:]}")
+    return time.perf_counter() - start
+
+
+def workers(pid: int) -> list[int]:
+    """uvicorn's worker processes under `gongfu serve` (not multiprocessing's helpers)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+    return found
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, PSS) of a process, MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) / 1024
+    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    pss = int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)[1]) / 1024
+    return rss, pss
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def settle(pids: list[int], quiet_s: float = 3.0, limit_s: float = 300.0) -> float:
+    """Wait until no worker used CPU for `quiet_s`; returns the seconds waited."""
+    start = time.monotonic()
+    last = [cpu_ticks(p) for p in pids]
+    quiet_since = time.monotonic()
+    while time.monotonic() - start < limit_s:
+        time.sleep(0.5)
+        now = [cpu_ticks(p) for p in pids]
+        if now != last:
+            last, quiet_since = now, time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_s:
+            break
+    return time.monotonic() - start
+
+
+def tile_paths() -> list[str]:
+    sys.path.insert(0, str(PROJECT))
+    from geo.tiles import tiles_covering
+
+    china = [f"/tiles/counties/5/{t.x}/{t.y}.mvt" for t in tiles_covering((73, 18, 135, 54), [5])]
+    zhejiang = [f"/tiles/counties/8/{t.x}/{t.y}.mvt" for t in tiles_covering(ZHEJIANG, [8])]
+    return china + zhejiang
+
+
+def serve(source: Path, store: Path, workdir: Path) -> dict:
+    port = free_port()
+    env = {"GONGFU_STORE_PATH": str(store), "GONGFU_UPLOADS_DIR": str(workdir / "uploads"),
+           "GONGFU_PMTILES_DIR": str(workdir / "pmtiles")}
+    log = open(workdir / "serve.log", "wb")
+    start = time.perf_counter()
+    process = gongfu(source, "serve", "--port", str(port), "--workers", "2", env=env,
+                     stdout=log, stderr=subprocess.STDOUT)
+    try:
+        first = None
+        while time.perf_counter() - start < 300:
+            try:
+                if get(port, FIRST_TILE) == 200:
+                    first = time.perf_counter() - start
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        if first is None:
+            raise SystemExit(f"no tile from {source} within 300 s; see {workdir / 'serve.log'}")
+        pids = workers(process.pid)
+        waited = settle(pids)
+        idle = [memory_mb(p) for p in pids]
+        for _ in range(4):
+            for path in tile_paths():
+                get(port, path)
+        settle(pids)
+        served = [memory_mb(p) for p in pids]
+        return {"first_tile_s": first, "settle_s": waited, "idle": idle, "served": served}
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+
+
+def measure(name: str, source: Path, workdir: Path) -> dict:
+    workdir.mkdir(parents=True)
+    store = workdir / "atlas.gpkg"
+    seconds = build(source, store)
+    print(f"{name}: build {seconds:.1f} s", flush=True)
+    result = serve(source, store, workdir)
+    result["build_s"] = seconds
+    print(f"{name}: {result}", flush=True)
+    return result
+
+
+def worktree(rev: str, folder: Path) -> Path:
+    subprocess.run(["git", "worktree", "add", "--detach", str(folder), rev], cwd=PROJECT,
+                   check=True, capture_output=True)
+    return folder
+
+
+def mb(pair: tuple[float, float]) -> str:
+    return f"{pair[0]:.0f} / {pair[1]:.0f}"
+
+
+def report(results: dict[str, dict], labels: dict[str, str], load: tuple[float, float]) -> str:
+    lines = [BEGIN, "## China in one small worker (`bench/china.py`, issue 18)", "",
+             f"One run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+             f"{platform.machine()} {os.cpu_count()} cores, load average {load[0]:.1f} before "
+             f"and {load[1]:.1f} after (shared machine). China build (`gongfu build --region "
+             "all`, 2,875 counties) into a temporary folder; `gongfu serve --workers 2`.", "",
+             "| variant | build s | first z5 tile after start, s | worker RSS / PSS MB, idle "
+             "| worker RSS / PSS MB, after 4 passes over z5 + Zhejiang z8 |",
+             "| --- | ---: | ---: | --- | --- |"]
+    for name, r in results.items():
+        idle = ", ".join(mb(p) for p in r["idle"])
+        served = ", ".join(mb(p) for p in r["served"])
+        lines.append(f"| {labels[name]} | {r['build_s']:.1f} | {r['first_tile_s']:.2f} | "
+                     f"{idle} | {served} |")
+    lines += ["", "Targets (issue 18): RSS ≤ 400 MB per worker, first China z5 tile ≤ 2 s after "
+              "start, build ≤ 60 s. Idle means after the worker's CPU time stopped moving "
+              "for 3 s (background pyramid builds, if any, done). PSS divides pages shared "
+              "between processes (the memory-mapped pyramid files, shared libraries) among "
+              "them.", END]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", help="git revision to measure too (temporary worktree)")
+    parser.add_argument("--write", action="store_true", help="write into bench/RESULTS.md")
+    args = parser.parse_args()
+    load0 = os.getloadavg()[0]
+    tmp = Path(tempfile.mkdtemp(prefix="gongfu-china-"))
+    results: dict[str, dict] = {}
+    labels: dict[str, str] = {}
+    try:
+        if args.before:
+            old = worktree(args.before, tmp / "before-src")
+            results["before"] = measure("before", old, tmp / "before")
+            labels["before"] = f"before ({args.before}, pyramid rebuilt in each worker)"
+        results["after"] = measure("after", PROJECT, tmp / "after")
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT,
+                              capture_output=True, text=True).stdout.strip()
+        labels["after"] = f"after ({head}, memory-mapped pyramid)"
+    finally:
+        if args.before:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tmp / "before-src")],
+                           cwd=PROJECT, capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    text = report(results, labels, (load0, os.getloadavg()[0]))
+    print(text)
+    if args.write:
+        path = PROJECT / "bench" / "RESULTS.md"
+        old = path.read_text()
+        if BEGIN in old:
+            head, rest = old.split(BEGIN, 1)
+            old = head + rest.split(END, 1)[1].lstrip("\n")
+        path.write_text(old.rstrip("\n") + "\n\n" + text + "\n")
+
+
+if __name__ == "__main__":
+    main()
