@@ -9,6 +9,7 @@ by one block, whatever the file size.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -209,8 +210,15 @@ class RasterInfo:
 
 
 def info(path: Path) -> RasterInfo:
-    """Metadata plus min/max read from the smallest overview (cheap on large COGs)."""
-    with Reader(str(path)) as reader:
+    """Metadata plus min/max read from the smallest overview, kept per file version (size and
+    modification time): a catalogue lists every raster on each request."""
+    stat = Path(path).stat()
+    return _info(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _info(path: str, mtime_ns: int, size: int) -> RasterInfo:
+    with Reader(path) as reader:
         ds = reader.dataset
         level = ds.overviews(1)[-1] if ds.overviews(1) else 1
         small = ds.read(1, masked=True, out_shape=(max(1, ds.height // level),

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
+from api.paging import PagingDep, paged
 from api.deps import (StoreDep, bamboo_parameters, raster_catalog, require_api_key,
                       settings_of)
 from geo import durable
@@ -63,9 +64,12 @@ def _describe(request: Request, catalog: RasterCatalog, meta: RasterMeta) -> dic
 
 
 @router.get("/rasters")
-def list_rasters(request: Request, catalog: Catalog) -> dict:
-    """Every raster layer with its unit, provenance (derived or not) and links."""
-    return {"rasters": [_describe(request, catalog, m) for m in catalog.list()]}
+def list_rasters(request: Request, catalog: Catalog, page: PagingDep) -> dict:
+    """The raster layers with their unit, provenance (derived or not) and links; paged
+    (`limit`/`offset`, `next`) and searchable (`q`: id, titles, unit)."""
+    return paged(request, catalog.list(), page,
+                 lambda m: f"{m.id} {m.title_zh} {m.title_en} {m.unit}",
+                 lambda m: _describe(request, catalog, m), "rasters")
 
 
 @router.get("/rasters/{raster}")
