@@ -168,6 +168,13 @@ class RasterCatalog:
         return [self.meta(p.stem) for p in sorted(self.folder.glob("*.json"))
                 if (self.folder / f"{p.stem}.tif").exists()]
 
+    def version(self) -> tuple:
+        """Changes whenever a raster or its sidecar is written, added or removed."""
+        if not self.folder.exists():
+            return ()
+        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self.folder.iterdir()
+                            if p.suffix in (".tif", ".json")))
+
     def has(self, raster_id: str) -> bool:
         """Both files are there (the sidecar is written last, so this means complete)."""
         return all((self.folder / f"{raster_id}{s}").exists() for s in (".tif", ".json"))
