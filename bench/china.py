@@ -12,6 +12,10 @@ For each variant:
    pages divided among the processes that map them) read; then every non-empty z5 tile and
    the z8 tiles over Zhejiang requested 4 times each (both workers serve some), and memory
    read again.
+4. (this checkout) cutting speed, in this process, tile cache off: every tile of a fixed list
+   (every China z5 tile, and over Zhejiang up to 30 tiles per zoom 5–14) rendered from the
+   pyramid built in memory and from the saved, memory-mapped one, in 3 interleaved rounds;
+   the tiles must be byte-identical. (bench/tiles.py measures the HTTP path against TiPg.)
 
 Run:  .venv/bin/python bench/china.py [--before 8c8fa8b] [--write]
 (--write appends/replaces the marked section of bench/RESULTS.md). Not part of `make test`.
@@ -155,6 +159,34 @@ def serve(source: Path, store: Path, workdir: Path) -> dict:
         log.close()
 
 
+def cut_rates(store: Path, folder: Path, rounds: int = 3) -> dict:
+    """Tiles/s cut from the in-memory pyramid and from the mapped one (same tiles)."""
+    sys.path.insert(0, str(PROJECT))
+    from geo.tiles import tiles_covering
+    from layers.store import GeoPackageStore
+    from layers.tilesets import VectorTiles
+
+    tiles = [(t.z, t.x, t.y) for t in tiles_covering((73, 18, 135, 54), [5])]
+    for z in range(5, 15):
+        found = list(tiles_covering(ZHEJIANG, [z]))
+        tiles += [(t.z, t.x, t.y) for t in found[:: max(1, len(found) // 30)]]
+    memory = VectorTiles(GeoPackageStore(store), 0)
+    mapped = VectorTiles(GeoPackageStore(store), 0, folder)
+    memory.tileset("counties").level(0)  # built before timing, as in a running server
+    times: dict[str, list[float]] = {"memory": [], "mapped": []}
+    for _ in range(rounds):
+        for name, tiles_of in (("memory", memory), ("mapped", mapped)):
+            start = time.perf_counter()
+            out = [tiles_of.tile(["counties"], *t).data for t in tiles]
+            times[name].append(time.perf_counter() - start)
+            if name == "memory":
+                expected = out
+            elif out != expected:
+                raise SystemExit("mapped tiles differ from in-memory tiles")
+    best = {name: len(tiles) / sorted(v)[len(v) // 2] for name, v in times.items()}
+    return {"tiles": len(tiles), **best}
+
+
 def measure(name: str, source: Path, workdir: Path) -> dict:
     workdir.mkdir(parents=True)
     store = workdir / "atlas.gpkg"
@@ -162,6 +194,8 @@ def measure(name: str, source: Path, workdir: Path) -> dict:
     print(f"{name}: build {seconds:.1f} s", flush=True)
     result = serve(source, store, workdir)
     result["build_s"] = seconds
+    if name == "after":
+        result["cut"] = cut_rates(store, workdir / "pyramids")
     print(f"{name}: {result}", flush=True)
     return result
 
@@ -190,6 +224,12 @@ def report(results: dict[str, dict], labels: dict[str, str], load: tuple[float, 
         served = ", ".join(mb(p) for p in r["served"])
         lines.append(f"| {labels[name]} | {r['build_s']:.1f} | {r['first_tile_s']:.2f} | "
                      f"{idle} | {served} |")
+    cut = results.get("after", {}).get("cut")
+    if cut:
+        lines += ["", f"Cutting speed, tile cache off, {cut['tiles']} tiles (every China z5 "
+                  "tile, Zhejiang z5–14), median of 3 rounds, byte-identical tiles: pyramid "
+                  f"in memory {cut['memory']:.0f} tiles/s, memory-mapped {cut['mapped']:.0f} "
+                  f"tiles/s ({cut['mapped'] / cut['memory']:.0%})."]
     lines += ["", "Targets (issue 18): RSS ≤ 400 MB per worker, first China z5 tile ≤ 2 s after "
               "start, build ≤ 60 s. Idle means after the worker's CPU time stopped moving "
               "for 3 s (background pyramid builds, if any, done). PSS divides pages shared "
