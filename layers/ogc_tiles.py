@@ -130,3 +130,23 @@ def tileset(path: str, grid: Grid, title: str, layers: Sequence[Layer], label_la
 def _dimension(geometry_type: str) -> int:
     name = geometry_type.removeprefix("Multi")
     return {"Point": 0, "LineString": 1, "Polygon": 2}.get(name, 2)
+
+
+def raster_collection(base: str, layer: Layer, bounds: tuple[float, float, float, float]
+                      ) -> dict[str, Any]:
+    """/collections/{raster}: a raster as an OGC API collection of map tiles (PNG), so
+    clients that start from a collection (GDAL's `OGCAPI:` driver) find its tilesets."""
+    path = f"{base}/collections/{layer.id}"
+    prov = layer.provenance
+    return {
+        "id": layer.id, "title": layer.title, "itemType": "map",
+        "description": prov.note or layer.title,
+        "extent": {"spatial": {"bbox": [list(bounds)],
+                               "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+        "attribution": provenance_text(prov, layer.title_zh),
+        "provenance": {"source": prov.source, "license": prov.license,
+                       "crs_of_origin": prov.crs_of_origin, "illustrative": prov.illustrative,
+                       "note": prov.note},
+        "links": [_json(path, "self", layer.title),
+                  _json(f"{path}/tiles", REL + "tilesets-map", f"{layer.title} map tiles")],
+    }

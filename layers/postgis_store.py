@@ -27,7 +27,7 @@ import time
 from importlib import resources
 from pathlib import Path
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -313,9 +313,11 @@ class PostGISStore(Store):
 
         Same selection as `features()`: bbox by exact intersection, filters by text equality
         (NULL as ""), the CQL2 condition `where` as SQL with bound parameters
-        (layers/postgis_filter.py), ordered by `sortby` then insertion order. None when the
-        query cannot be pushed down (a filter on a non-text column, or too many properties
-        for one json_build_object).
+        (layers/postgis_filter.py), ordered by `sortby` then insertion order. The count is
+        taken now; the features are read through a server-side cursor as the page is
+        consumed (`GeoJSONPage.features`), so memory holds a batch of rows, not the page.
+        None when the query cannot be pushed down (a filter on a non-text column, or too
+        many properties for one json_build_object).
         """
         layer = self.layer(layer_id)
         condition = where  # `where` below is the list of SQL conditions
@@ -345,24 +347,37 @@ class PostGISStore(Store):
                 clause, values = postgis_filter.where(condition)
                 where.append(clause)
                 params += values
-            order = sql.SQL(", ").join([*postgis_filter.order_by(sortby, "page"),
-                                        sql.SQL("page._fid")])
-            pairs = [sql.SQL("{}, {}").format(sql.Literal(p), sql.Identifier("page", p))
-                     for p in properties]
-            geometry = (sql.SQL("ST_AsGeoJSON(page.geom, {})::json").format(
-                sql.Literal(precision)) if "geom" in types else sql.SQL("NULL::json"))
-            query = sql.SQL(
-                "WITH hits AS (SELECT * FROM {table} WHERE {where}), "
-                "page AS (SELECT * FROM hits AS page ORDER BY {order} LIMIT %s OFFSET %s) "
-                "SELECT (SELECT count(*) FROM hits), (SELECT count(*) FROM page), "
-                "(SELECT COALESCE(json_agg(json_build_object('type', 'Feature', "
-                "'id', page.{id}::text, 'geometry', {geometry}, "
-                "'properties', json_build_object({pairs})) ORDER BY {order}), '[]'::json)::text "
-                "FROM page)").format(table=table, where=sql.SQL(" AND ").join(where),
-                                     id=sql.Identifier(layer.id_field), geometry=geometry,
-                                     pairs=sql.SQL(", ").join(pairs), order=order)
-            matched, returned, text = conn.execute(query, [*params, limit, offset]).fetchone()
-        return GeoJSONPage(text, int(matched), int(returned))
+            selection = sql.SQL(" AND ").join(where)
+            matched = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
+                table, selection), params).fetchone()[0]
+        order = sql.SQL(", ").join([*postgis_filter.order_by(sortby, "page"),
+                                    sql.SQL("page._fid")])
+        pairs = [sql.SQL("{}, {}").format(sql.Literal(p), sql.Identifier("page", p))
+                 for p in properties]
+        geometry = (sql.SQL("ST_AsGeoJSON(page.geom, {})::json").format(sql.Literal(precision))
+                    if "geom" in types else sql.SQL("NULL::json"))
+        query = sql.SQL(
+            "SELECT json_build_object('type', 'Feature', 'id', page.{id}::text, "
+            "'geometry', {geometry}, 'properties', json_build_object({pairs}))::text "
+            "FROM {table} AS page WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s").format(
+                table=table, where=selection, id=sql.Identifier(layer.id_field),
+                geometry=geometry, pairs=sql.SQL(", ").join(pairs), order=order)
+        returned = max(0, min(limit, int(matched) - offset))
+        chunks = self._cursor_chunks(query, [*params, limit, offset]) if returned else iter(())
+        return GeoJSONPage(chunks, int(matched), returned)
+
+    def _cursor_chunks(self, query: sql.Composable, params: list) -> Iterator[bytes]:
+        """The rows of `query` (one Feature text each) as comma-separated chunks, read through
+        a server-side cursor on a pooled connection held while it runs: a small first batch
+        so the first bytes leave at once, then 200 rows at a time."""
+        with self.pool.connection() as conn, conn.transaction():
+            with conn.cursor(name=f"items_{os.urandom(6).hex()}") as cur:
+                cur.execute(query, params)
+                batch, first = 20, True
+                while rows := cur.fetchmany(batch):
+                    text = ",".join(row[0] for row in rows)
+                    yield (text if first else "," + text).encode()
+                    batch, first = 200, False
 
     # --- SQL-side tiles (bench: compare with the in-memory tiles of layers/tilesets.py) --
 

@@ -14,7 +14,7 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -35,9 +35,11 @@ Bbox = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class GeoJSONPage:
-    """A page of features already encoded: `features` is the text of a GeoJSON array."""
+    """A page of features the backend encodes itself: `features` yields the page's GeoJSON
+    Feature texts, comma-separated, in UTF-8 chunks (the array's content without its
+    brackets), read from the backend as they are consumed."""
 
-    features: str
+    features: Iterable[bytes]
     number_matched: int
     number_returned: int
 
@@ -60,6 +62,7 @@ class Store(ABC):
 
     def __init__(self) -> None:
         self._frames: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
+        self._queryables: dict[str, tuple[str, dict[str, filtering.Queryable]]] = {}
 
     def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
         """Replace (or add) a layer atomically: readers see the old or the new, never half."""
@@ -139,8 +142,15 @@ class Store(ABC):
         return FeaturePage(matched.iloc[offset:end], int(mask.sum()))
 
     def queryables(self, layer_id: str) -> dict[str, filtering.Queryable]:
-        """The names (and types) a filter or sort key may use on this layer."""
-        return filtering.queryables(self.layer(layer_id), self.frame(layer_id))
+        """The names (and types) a filter or sort key may use on this layer (worked out once
+        per layer version: the date formats are read from the values)."""
+        version = self.version(layer_id)
+        cached = self._queryables.get(layer_id)
+        if cached and cached[0] == version:
+            return cached[1]
+        found = filtering.queryables(self.layer(layer_id), self.frame(layer_id))
+        self._queryables[layer_id] = (version, found)
+        return found
 
     def feature(self, layer_id: str, fid: str) -> gpd.GeoDataFrame:
         """One feature (as a one-row frame) by its id."""
