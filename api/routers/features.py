@@ -22,6 +22,7 @@ from api.streaming import streamed
 from geo import geojson, geojson_stream
 from geo.vector_io import FORMATS
 from geo.crs import CRS84, SUPPORTED, CrsChoice, from_wgs84
+from layers.editing import feature_etag
 from layers.choropleth import CHOROPLETH_PARAMS, JOINED_FIELDS, choropleth, spec_from_params
 from layers.model import Layer
 from geo.errors import UnknownCollection
@@ -54,6 +55,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
     "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
     *OGC_TILES_CONFORMANCE,  # layers/ogc_tiles.py (api/routers/ogc_tiles.py)
+    # Part 4 on planner-editable layers and uploads (api/routers/transactions.py)
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
 ]
 GEOJSON = "application/geo+json"
 
@@ -281,7 +286,8 @@ def item(request: Request, collection_id: str, feature_id: str) -> Response:
         {"href": f"{base}/items/{feature_id}?f=html", "rel": "alternate", "type": "text/html"},
         {"href": base, "rel": "collection", "type": "application/json"},
     ]
-    headers = {"Content-Crs": f"<{query.crs.uri}>"}
+    # the version a Part 4 edit must name in If-Match (layers/editing.py)
+    headers = {"Content-Crs": f"<{query.crs.uri}>", "ETag": feature_etag(frame, feature_id)}
     if wants_html(request):
         return HTMLResponse(render_page("item.html", request, body=feature, layer=layer),
                             headers=headers)
