@@ -6,7 +6,8 @@ postgis_server.py) by our PostGIS store, whose `gongfu_features.counties` table 
 as is. Servers, one uvicorn worker each, started fresh:
 
 - ours on the GeoPackage (`api.app:create_app`, the app `gongfu serve` runs minus the tile
-  pyramid prebuild, which would compete for the CPU while measuring)
+  pyramid prebuild, which would compete for the CPU while measuring), and the same with the
+  encoded-geometry cache off (`GONGFU_GEOJSON_CACHE_MB=0`: every request encodes)
 - ours on PostGIS (`GONGFU_DATABASE_URL`: pages read through a server-side cursor, encoded
   by ST_AsGeoJSON)
 - TiPg 1.6.1 (`tipg.main:app`) on the same tables
@@ -153,6 +154,9 @@ def main() -> None:
                 "api.app:create_app", gpkg, "/conformance", True))[0],
                 "paths": {"items": f"/collections/{LAYER}/items?limit=10000",
                           "download": f"/collections/{LAYER}/download?format=geojson"}}
+            servers[f"ours_cold_{key}"] = {"port": stack.enter_context(server(
+                "api.app:create_app", {**gpkg, "GONGFU_GEOJSON_CACHE_MB": "0"}, "/conformance",
+                True))[0], "paths": {"items": f"/collections/{LAYER}/items?limit=10000"}}
             servers[f"ours_pg_{key}"] = {"port": stack.enter_context(server(
                 "api.app:create_app", pg, "/conformance", True))[0],
                 "paths": {"items": f"/collections/{LAYER}/items?limit=10000"}}
@@ -174,6 +178,7 @@ def main() -> None:
                        for key, found in runs.items()}
 
         small = {"ours_gpkg_zj": f"/collections/{LAYER}/items?limit=100",
+                 "ours_cold_zj": f"/collections/{LAYER}/items?limit=100",
                  "ours_pg_zj": f"/collections/{LAYER}/items?limit=100",
                  "tipg_zj": f"/collections/gongfu_features.{LAYER}/items?limit=100"}
         out["small"] = {}
@@ -207,12 +212,14 @@ def render(out: dict, args: argparse.Namespace) -> str:
             tipg = r[(f"tipg_{key}", "items", gz)]
             ours = r[(f"ours_gpkg_{key}", "items", gz)]
             pg = r[(f"ours_pg_{key}", "items", gz)]
+            cold = r[(f"ours_cold_{key}", "items", gz)]
             rows.append(
                 f"| {title}, {'gzip' if gz else 'raw'} | {cell(f'ours_gpkg_{key}', 'items', gz)} "
+                f"| {cell(f'ours_cold_{key}', 'items', gz)} "
                 f"| {cell(f'ours_gpkg_{key}', 'download', gz)} | {cell(f'ours_pg_{key}', 'items', gz)} "
                 f"| {cell(f'tipg_{key}', 'items', gz)} | **{tipg['total'] / ours['total']:.1f}×** "
-                f"/ {tipg['total'] / pg['total']:.1f}× | {ours['bytes'] / 1e6:.1f} / "
-                f"{tipg['bytes'] / 1e6:.1f} |")
+                f"/ {tipg['total'] / cold['total']:.1f}× / {tipg['total'] / pg['total']:.1f}× "
+                f"| {ours['bytes'] / 1e6:.1f} / {tipg['bytes'] / 1e6:.1f} |")
     prev = PREVIOUS
     zr, zg = r[("ours_gpkg_zj", "items", False)], r[("ours_gpkg_zj", "items", True)]
     cr = r[("ours_gpkg_cn", "items", False)]
@@ -231,15 +238,20 @@ machine: read the ratios, taken within this run). One uvicorn worker per server;
 PostGIS 3.3 in a private cluster; TiPg 1.6.1 serves our PostGIS store's `gongfu_features.counties`.
 `curl`, {args.rounds} interleaved rounds, medians; seconds in all (to the first byte).
 
-| every county as GeoJSON | ours, GeoPackage items | ours, GeoPackage download | ours, PostGIS items | TiPg items | TiPg ÷ ours (GeoPackage / PostGIS) | MB ours / TiPg |
-|---|---:|---:|---:|---:|---:|---:|
+| every county as GeoJSON | ours, GeoPackage items | ours, GeoPackage items, cache off | ours, GeoPackage download | ours, PostGIS items | TiPg items | TiPg ÷ ours (GeoPackage / cache off / PostGIS) | MB ours / TiPg |
+|---|---:|---:|---:|---:|---:|---:|---:|
 {chr(10).join(rows)}
 
 Targets (GeoPackage items vs TiPg, same run):
 - Zhejiang ≥ 1.5× faster than TiPg: raw {tz['total'] / zr['total']:.1f}× ({ok(tz['total'] >= 1.5 * zr['total'])}), gzip {tzg['total'] / zg['total']:.1f}× ({ok(tzg['total'] >= 1.5 * zg['total'])})
 - China ≥ 1.5× faster than TiPg: raw {tc['total'] / cr['total']:.1f}× ({ok(tc['total'] >= 1.5 * cr['total'])}), gzip {tcg['total'] / cg['total']:.1f}× ({ok(tcg['total'] >= 1.5 * cg['total'])}); first byte < 0.5 s: raw {cr['first']:.3f} s, gzip {cg['first']:.3f} s ({ok(max(cr['first'], cg['first']) < 0.5)})
 - server memory while serving China's {out['rss_bytes'] / 1e6:.0f} MB answer (fresh GeoPackage server, layer loaded): VmRSS {out['rss_before']:.0f} MB before, peak {out['rss_peak']:.0f} MB, {out['rss_after']:.0f} MB after: growth **{growth:.0f} MB** (target < 100 MB: {ok(growth < 100)})
-- `items?limit=100` on Zhejiang (90 counties, {zr['bytes'] / 1e6:.1f} MB), {args.small} sequential requests, median: GeoPackage **{s['ours_gpkg_zj']:.1f} ms** (target < 30 ms: {ok(s['ours_gpkg_zj'] < 30)}), PostGIS {s['ours_pg_zj']:.1f} ms, TiPg {s['tipg_zj']:.1f} ms
+- `items?limit=100` on Zhejiang (90 counties, {zr['bytes'] / 1e6:.1f} MB), {args.small} sequential requests, median: GeoPackage **{s['ours_gpkg_zj']:.1f} ms** (target < 30 ms: {ok(s['ours_gpkg_zj'] < 30)}), with the geometry cache off {s['ours_cold_zj']:.1f} ms, PostGIS {s['ours_pg_zj']:.1f} ms, TiPg {s['tipg_zj']:.1f} ms
+
+"Cache off" is a server with `GONGFU_GEOJSON_CACHE_MB=0`: every request encodes every geometry
+(the default keeps encoded geometries per layer version and CRS, 64 MB in all and 16 MB per
+layer, so Zhejiang's 3 MB is kept after the warm-up request and China's 104 MB is mostly
+encoded each time). TiPg has no such cache; PostgreSQL's buffers were warm.
 
 Against our previous figures (before streaming; issue 18's one-run table, TiPg in brackets,
 and RESULTS.md's postgis.py section for `limit=100`): Zhejiang raw {prev['zj_raw'][0]} s ({prev['zj_raw'][1]}) →
