@@ -13,7 +13,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import services_of, settings_of, store_of
+from api.deps import raster_catalog, services_of, settings_of, store_of
 from api.filters import FILTER_PARAMS, filter_and_sort
 from api.negotiation import wants_html
 from api.pages import render_page
@@ -22,9 +22,14 @@ from api.streaming import streamed
 from geo import geojson, geojson_stream
 from geo.vector_io import FORMATS
 from geo.crs import CRS84, SUPPORTED, CrsChoice, from_wgs84
+from layers.editing import feature_etag
 from layers.choropleth import CHOROPLETH_PARAMS, JOINED_FIELDS, choropleth, spec_from_params
 from layers.model import Layer
+from geo.errors import UnknownCollection
+from geo.raster import info as raster_info
+from layers.catalogue import raster_layer
 from layers.ogc_tiles import CONFORMANCE as OGC_TILES_CONFORMANCE, REL as OGC_REL
+from layers.ogc_tiles import raster_collection
 from layers.store import Store
 
 router = APIRouter()
@@ -50,6 +55,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
     "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
     *OGC_TILES_CONFORMANCE,  # layers/ogc_tiles.py (api/routers/ogc_tiles.py)
+    # Part 4 on planner-editable layers and uploads (api/routers/transactions.py)
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
 ]
 GEOJSON = "application/geo+json"
 
@@ -162,7 +171,16 @@ def collections(request: Request) -> Response:
 @router.get("/collections/{collection_id}")
 def collection(request: Request, collection_id: str) -> Response:
     store = store_of(request)
-    body = collection_doc(request, store, store.layer(collection_id))
+    try:
+        layer = store.layer(collection_id)
+    except UnknownCollection:  # a raster answers as a collection of map tiles
+        catalog = raster_catalog(request)
+        if not catalog.has(collection_id):
+            raise
+        return JSONResponse(raster_collection(
+            _base(request), raster_layer(catalog.meta(collection_id)),
+            tuple(raster_info(catalog.path(collection_id)).bounds_wgs84)))
+    body = collection_doc(request, store, layer)
     if wants_html(request):
         return HTMLResponse(render_page("collection.html", request, body=body))
     return JSONResponse(body)
@@ -270,7 +288,8 @@ def item(request: Request, collection_id: str, feature_id: str) -> Response:
         {"href": f"{base}/items/{feature_id}?f=html", "rel": "alternate", "type": "text/html"},
         {"href": base, "rel": "collection", "type": "application/json"},
     ]
-    headers = {"Content-Crs": f"<{query.crs.uri}>"}
+    # the version a Part 4 edit must name in If-Match (layers/editing.py)
+    headers = {"Content-Crs": f"<{query.crs.uri}>", "ETag": feature_etag(frame, feature_id)}
     if wants_html(request):
         return HTMLResponse(render_page("item.html", request, body=feature, layer=layer),
                             headers=headers)
