@@ -31,6 +31,10 @@ def build(
         from layers.projects import empty_project_layers
 
         built += empty_project_layers()  # no project data is public: empty until imported
+    from layers.editing import SKETCH_LAYER, sketch_layer
+
+    if SKETCH_LAYER not in {layer.id for layer in target.layers()}:
+        built.append(sketch_layer())  # planners' edits: created once, never rebuilt over
     for layer, frame in built:
         target.put(layer, frame)
         typer.echo(f"{layer.id:14s} {len(frame):6d} features  ({layer.title_zh})")

@@ -39,7 +39,8 @@ from psycopg_pool import ConnectionPool
 from geo.errors import InvalidData
 from layers import filtering, postgis_filter
 from layers.model import Layer
-from layers.store import Bbox, GeoJSONPage, Store, check_frame
+from layers.store import (Bbox, FeatureChange, FeatureRow, GeoJSONPage, Store, check_frame,
+                          find_layer)
 
 if TYPE_CHECKING:
     from layers.uploads import UploadStore
@@ -241,6 +242,64 @@ class PostGISStore(Store):
             for layer, load in zip((layer for layer, _ in pairs), loads):
                 _replace_table(conn, layer, load)
         self._meta_cache = None
+
+    # --- editing: one feature at a time (OGC API Features Part 4, layers/editing.py) -----
+
+    def change_feature(self, layer_id: str, fid: str,
+                       change: FeatureChange) -> FeatureRow | None:
+        """One transaction: lock the layer's row (edits of a layer queue; `put` waits), read
+        the feature, let `change` decide, write it, bump the version."""
+        layer = self.layer(layer_id)
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("LOCK TABLE gongfu.layers IN ROW EXCLUSIVE MODE")  # waits for put
+            found = conn.execute("SELECT table_name FROM gongfu.layers WHERE id = %s FOR UPDATE",
+                                 (layer_id,)).fetchone()
+            if found is None:  # removed meanwhile
+                find_layer([], layer_id)  # raises UnknownCollection
+            table = sql.Identifier(FEATURES_SCHEMA, found[0])
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(table))
+                columns = [d.name for d in cur.description if d.name not in ("_fid", "geom")]
+                geometric = any(d.name == "geom" for d in cur.description)
+            select = [sql.Identifier(c) for c in columns] + [sql.SQL("_fid")]
+            if geometric:
+                select.append(sql.SQL("ST_AsBinary(geom)"))
+            row = conn.execute(sql.SQL("SELECT {} FROM {} WHERE {}::text = %s").format(
+                sql.SQL(", ").join(select), table, sql.Identifier(layer.id_field)),
+                (fid,)).fetchone()
+            current = None
+            if row is not None:
+                geometry = shapely.from_wkb(bytes(row[-1])) if geometric and row[-1] else None
+                current = FeatureRow(dict(zip(columns, row[:len(columns)])), geometry)
+            new = change(current)
+            if new is None and current is None:
+                return None
+            if new is None:
+                conn.execute(sql.SQL("DELETE FROM {} WHERE _fid = %s").format(table),
+                             (row[len(columns)],))
+            else:
+                names = [sql.Identifier(c) for c in columns]
+                values = [new.properties.get(c) for c in columns]
+                placeholders = [sql.Placeholder()] * len(columns)
+                if geometric:
+                    names.append(sql.Identifier("geom"))
+                    values.append(None if new.geometry is None
+                                  else shapely.to_wkb(new.geometry, byte_order=1))
+                    placeholders.append(sql.SQL("ST_SetSRID(ST_GeomFromWKB(%s), 4326)"))
+                if current is None:
+                    conn.execute(sql.SQL(
+                        "INSERT INTO {t} (_fid, {names}) SELECT COALESCE(MAX(_fid), -1) + 1, "
+                        "{values} FROM {t}").format(t=table, names=sql.SQL(", ").join(names),
+                                                    values=sql.SQL(", ").join(placeholders)),
+                        values)
+                else:
+                    pairs = [sql.SQL("{} = {}").format(n, p) for n, p in zip(names, placeholders)]
+                    conn.execute(sql.SQL("UPDATE {} SET {} WHERE _fid = %s").format(
+                        table, sql.SQL(", ").join(pairs)), [*values, row[len(columns)]])
+            conn.execute("UPDATE gongfu.layers SET version = %s, updated_at = now() "
+                         "WHERE id = %s", (os.urandom(8).hex(), layer_id))
+        self._meta_cache = None
+        return new
 
     # --- reads --------------------------------------------------------------------------
 

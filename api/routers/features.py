@@ -13,7 +13,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import raster_catalog, settings_of, store_of
+from api.deps import raster_catalog, services_of, settings_of, store_of
 from api.filters import FILTER_PARAMS, filter_and_sort
 from api.negotiation import wants_html
 from api.pages import render_page
@@ -22,6 +22,7 @@ from api.streaming import streamed
 from geo import geojson, geojson_stream
 from geo.vector_io import FORMATS
 from geo.crs import CRS84, SUPPORTED, CrsChoice, from_wgs84
+from layers.editing import feature_etag
 from layers.choropleth import CHOROPLETH_PARAMS, JOINED_FIELDS, choropleth, spec_from_params
 from layers.model import Layer
 from geo.errors import UnknownCollection
@@ -54,6 +55,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
     "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
     *OGC_TILES_CONFORMANCE,  # layers/ogc_tiles.py (api/routers/ogc_tiles.py)
+    # Part 4 on planner-editable layers and uploads (api/routers/transactions.py)
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
 ]
 GEOJSON = "application/geo+json"
 
@@ -251,9 +256,11 @@ def items(request: Request, collection_id: str) -> Response:
                           limit=query.limit, offset=query.offset, where=where, sortby=sortby)
     frame, properties = page.features, query.properties_of(layer)
     if spec is None and not wants_html(request):  # GeoJSON, encoded a slice at a time
+        cache = services_of(request).geometry_texts.section(
+            (layer.id, store.version(layer.id), query.crs.key, "authority order"))
         chunks = geojson_stream.feature_chunks(
             frame, frame.geometry.to_numpy(), properties, _precision(query.crs),
-            transform=partial(from_wgs84, choice=query.crs, authority_order=True))
+            transform=partial(from_wgs84, choice=query.crs, authority_order=True), cache=cache)
         return _streamed_items(request, layer, query, chunks, page.number_matched, len(frame))
     if spec is not None:
         frame = choropleth(store, layer.id, spec).frame.loc[frame.index]
@@ -281,7 +288,8 @@ def item(request: Request, collection_id: str, feature_id: str) -> Response:
         {"href": f"{base}/items/{feature_id}?f=html", "rel": "alternate", "type": "text/html"},
         {"href": base, "rel": "collection", "type": "application/json"},
     ]
-    headers = {"Content-Crs": f"<{query.crs.uri}>"}
+    # the version a Part 4 edit must name in If-Match (layers/editing.py)
+    headers = {"Content-Crs": f"<{query.crs.uri}>", "ETag": feature_etag(frame, feature_id)}
     if wants_html(request):
         return HTMLResponse(render_page("item.html", request, body=feature, layer=layer),
                             headers=headers)
