@@ -370,12 +370,15 @@ class VectorTiles:
             return Tileset.from_store(self.store, layer_id, crs=crs, grid=grid)
         layer = self.store.layer(layer_id)
         variant = f"{crs}.{grid.id}"  # one pyramid per CRS drawn and tile grid
-        saved = pyramids.load(self.pyramid_dir, layer_id, variant, version)
+        # the grid's tolerances (its CRS units): a grid defined anew makes old files stale
+        tolerance = grid.tolerance(TOLERANCE_UNITS)
+        settings = {"tolerances": [tolerance(z) for z in range(MAX_SIMPLIFY_ZOOM + 1)]}
+        saved = pyramids.load(self.pyramid_dir, layer_id, variant, version, settings)
         if saved is not None:
             return Tileset.from_pyramid(layer, saved, crs, grid)
         with pyramids.building(self.pyramid_dir, layer_id, variant):
             # another worker may have saved it while this one waited for the lock
-            saved = pyramids.load(self.pyramid_dir, layer_id, variant, version)
+            saved = pyramids.load(self.pyramid_dir, layer_id, variant, version, settings)
             if saved is not None:
                 return Tileset.from_pyramid(layer, saved, crs, grid)
             started = time.perf_counter()
@@ -383,8 +386,9 @@ class VectorTiles:
             try:
                 pyramids.save(self.pyramid_dir, layer_id, variant, pyramids.Pyramid(
                     built.version, {}, None, built.ids, built.properties, built.fields,
-                    built.bounds), built.pyramid())
-                saved = pyramids.load(self.pyramid_dir, layer_id, variant, built.version)
+                    built.bounds), built.pyramid(), settings)
+                saved = pyramids.load(self.pyramid_dir, layer_id, variant, built.version,
+                                       settings)
             except OSError as error:  # a read-only or full disk: serve from memory, say so
                 log.warning("could not save the tile pyramid of %s: %s", layer_id, error)
                 return built
