@@ -258,6 +258,15 @@ def test_oversized_filters_are_refused_before_parsing(api: TestClient, expressio
     assert api.get("/collections/villages/items", params={"limit": 1}).status_code == 200
 
 
+def test_metres_without_filter_crs_are_refused(api: TestClient) -> None:
+    """Gauss-Krüger metres pasted without naming their CRS: 400, pointing at filter-crs."""
+    response = api.get("/collections/counties/items", params={
+        "filter": "S_INTERSECTS(geometry, POINT(40536000 3390000))"})
+    assert response.status_code == 400
+    assert "filter-crs" in response.json()["message"]["en"]
+    assert "filter-crs" in response.json()["message"]["zh"]
+
+
 def test_quoted_sql_in_a_value_is_only_a_value(api: TestClient) -> None:
     body = _items(api, "villages", filter="name = 'x''; DROP TABLE villages; --'")
     assert body["numberMatched"] == 0
