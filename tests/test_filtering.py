@@ -163,6 +163,15 @@ def test_filter_combines_with_bbox_properties_and_paging(api: TestClient) -> Non
     assert 0 < len(_ids(boxed)) < len(_ids(alone))
 
 
+def test_filter_applies_to_every_output_crs_and_the_html_page(api: TestClient) -> None:
+    params = {"filter": "county_code = '330523' AND name LIKE '%社区%'", "sortby": "-code"}
+    wgs84 = _items(api, "villages", **params)
+    projected = _items(api, "villages", crs="EPSG:4549", **params)
+    assert _ids(projected) == _ids(wgs84) and 0 < len(_ids(wgs84)) < 218
+    page = api.get("/collections/villages/items", params={**params, "f": "html"})
+    assert page.status_code == 200 and wgs84["features"][0]["properties"]["name"] in page.text
+
+
 def test_filter_crs_reads_geometry_literals_in_cgcs2000(api: TestClient) -> None:
     # 安吉 county town in EPSG:4490, latitude first as the CRS defines its axes
     cgcs = _items(api, "counties", filter="S_INTERSECTS(geometry, POINT(30.64 119.68))",
@@ -347,6 +356,22 @@ def test_dated_queryables_and_sort_with_missing_values_last(dated_clients: dict,
     response = api.get("/collections/dated_checks/items",
                        params={"filter": "T_AFTER(score, DATE('2024-01-01'))"})
     assert response.status_code == 400 and "score" in response.json()["message"]["en"]
+
+
+def test_sql_carries_values_only_as_bound_parameters(store) -> None:
+    """Every literal of the filter travels as a parameter; the SQL text holds none of them."""
+    from layers import postgis_filter
+
+    text = ("name LIKE '安吉%' AND county_code IN ('330523', 'x'')--') AND "
+            "area_km2 BETWEEN 123.5 AND 4567 AND S_INTERSECTS(geometry, POINT(119.68 30.64))")
+    node = filtering.parse_filter(text, None, resolve_crs(None), store.queryables("counties"))
+    clause, params = postgis_filter.where(node)
+    rendered = clause.as_string(None)
+    for value in ("安吉", "330523", "x'", "123.5", "4567", "119.68"):
+        assert value not in rendered
+    assert rendered.count("%s") == len(params) == 6
+    assert params[:5] == ["安吉%", "330523", "x')--", 123.5, 4567.0]
+    assert '"name"' in rendered and '"county_code"' in rendered  # names as identifiers
 
 
 def test_postgis_evaluates_the_filter_in_sql(postgis_url: str, store) -> None:
