@@ -68,13 +68,15 @@ def editable(store: Store, layer_id: str) -> Layer:
     """The layer, if planners may edit it with an API key; NotEditable (403) otherwise."""
     layer = store.layer(layer_id)
     if layer.kind != "vector" or not layer.editable:
-        mine = ", ".join(f"{l.id}（{l.title_zh}）" for l in store.layers() if l.editable)
+        shared = [other for other in store.layers() if other.editable]
+        zh = "、".join(f"{other.id}（{other.title_zh}）" for other in shared) or "无"
+        en = ", ".join(f"{other.id} ({other.title_en})" for other in shared) or "none"
         raise NotEditable(
             f"图层“{layer.title_zh}”（{layer.id}）不可通过接口编辑：官方边界、统计与名录图层只读。"
-            f"可编辑的共享图层：{mine or '无'}；您自己的上传可用其令牌编辑。",
+            f"可编辑的共享图层：{zh}；您自己的上传可用其令牌编辑。",
             f"Layer '{layer.title_en}' ({layer.id}) cannot be edited through the API: official "
             f"boundaries, statistics and registries are read-only. Editable shared layers: "
-            f"{mine or 'none'}; your own uploads can be edited with their token.",
+            f"{en}; your own uploads can be edited with their token.",
             collection=layer.id)
     return layer
 
