@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # folder of PMTiles archives served at /pmtiles/{name}/…, and the feature count above which
     # maps draw a layer from our MVT tiles instead of inline GeoJSON.
     tile_cache_mb: int = 256
+    # GeoJSON geometries kept encoded between requests (per layer version and CRS, 16 MB at
+    # most per layer, so a large layer streams instead of filling the memory); 0 = none.
+    geojson_cache_mb: int = 64
     tile_max_age: int = 300
     pmtiles_dir: Path = PROJECT_DIR / "data" / "build" / "pmtiles"
     map_tiles_threshold: int = 200

@@ -623,18 +623,20 @@ def parse_sortby(text: str, found: dict[str, Queryable]) -> tuple[SortKey, ...]:
     return tuple(keys)
 
 
-def sort(frame: gpd.GeoDataFrame, keys: tuple[SortKey, ...]) -> gpd.GeoDataFrame:
-    """The rows ordered by `keys` (missing values last in either direction), ties kept in
-    their stored order; text by code point, as PostgreSQL's "C" collation orders it."""
-    if not keys:
-        return frame
+def order(frame: gpd.GeoDataFrame, positions: np.ndarray,
+          keys: tuple[SortKey, ...]) -> np.ndarray:
+    """`positions` (rows of `frame`) ordered by `keys`, missing values last in either
+    direction, ties kept in stored order; text by code point, as PostgreSQL's "C" collation
+    orders it. Only the key columns of those rows are touched, never the geometries."""
+    if not keys or len(positions) < 2:
+        return positions
     columns = {}
     for i, key in enumerate(keys):
-        column = frame[key.prop.name].reset_index(drop=True)
+        column = frame[key.prop.name].iloc[positions].reset_index(drop=True)
         columns[f"k{i}"] = (pd.to_numeric(column, errors="coerce") if key.prop.is_numeric
                             else column.astype("string") if key.prop.type == "string"
                             else column)
     table = pd.DataFrame(columns)
-    order = table.sort_values(list(columns), ascending=[k.ascending for k in keys],
-                              kind="stable", na_position="last").index.to_numpy()
-    return frame.iloc[order]
+    ranked = table.sort_values(list(columns), ascending=[k.ascending for k in keys],
+                               kind="stable", na_position="last").index.to_numpy()
+    return positions[ranked]

@@ -172,6 +172,31 @@ def test_postgis_stream_left_early_returns_its_connection(postgis_url: str) -> N
         store.close()
 
 
+def test_a_repeated_page_is_not_encoded_again(client: TestClient) -> None:
+    path = "/collections/counties/items?crs=EPSG:4549&properties=name"
+    first = client.get(path).json()
+    before = geojson_stream.geometries_encoded
+    again = client.get(path).json()
+    assert geojson_stream.geometries_encoded == before  # every geometry came from the cache
+    first.pop("timeStamp"), again.pop("timeStamp")
+    assert again == first and len(first["features"]) == 5
+
+
+def test_geometry_cache_stays_within_its_bounds() -> None:
+    cache = geojson_stream.GeometryTexts(max_bytes=1000, section_bytes=600)
+    a = cache.section("a")
+    a.keep({"1": b"x" * 400})
+    a.keep({"2": b"x" * 400})  # would pass the section's 600 bytes: not kept
+    assert set(a.texts) == {"1"} and cache.size == 400
+    b = cache.section("b")
+    b.keep({"1": b"y" * 500})
+    c = cache.section("c")
+    c.keep({"1": b"z" * 500})  # over 1000 in all: the least recently used section goes
+    assert cache.size <= 1000 and c.texts == {"1": b"z" * 500}
+    assert cache.section("a").texts == {}  # "a" was dropped, and starts again empty
+    assert geojson_stream.GeometryTexts(0, 0).section("a") is None  # cache off
+
+
 def test_gzip_stream_and_accept_encoding() -> None:
     chunks = [("第%d块," % i).encode() * 500 for i in range(20)]
     packed = list(gzipped(iter(chunks)))

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from cli.pyramids import save_pyramids
 from geo.array_file import ArrayFileError, open_arrays, read_meta, write_arrays
 from geo.packed_geometries import IndexedGeometries, PackedGeometries
 from geo.tiles import tiles_covering
@@ -80,10 +81,8 @@ def test_packed_geometries_answer_like_the_strtree(store: GeoPackageStore) -> No
 
 
 def test_build_saves_pyramids_a_fresh_process_maps_them_without_building(copy: Path) -> None:
-    from cli.build import _save_pyramids
-
     folder = copy.parent / "pyramids"
-    _save_pyramids(GeoPackageStore(copy), folder)  # what `gongfu build` does last
+    save_pyramids(GeoPackageStore(copy), folder)  # what `gongfu build` does last
     ids = vector_ids(GeoPackageStore(copy))
     assert sorted(p.name for p in folder.glob("*.pyramid")) == sorted(
         f"{layer_id}.WGS84.WebMercatorQuad.pyramid" for layer_id in ids)
@@ -191,10 +190,8 @@ def test_pyramid_settings_change_makes_the_file_stale(copy: Path, monkeypatch) -
 
 
 def test_app_serves_tiles_from_the_saved_pyramids(copy: Path) -> None:
-    from cli.build import _save_pyramids
-
     settings = Settings(store_path=copy)
-    _save_pyramids(GeoPackageStore(copy), settings.pyramid_folder())
+    save_pyramids(GeoPackageStore(copy), settings.pyramid_folder())
     app = create_app(settings)
     client = TestClient(app)
     answer = client.get("/tiles/counties/{}/{}/{}.mvt".format(*WUXING_Z9))

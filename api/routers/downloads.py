@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from api.deps import store_of
+from api.deps import services_of, store_of
 from geopandas import GeoDataFrame
 
 from api.query import ItemsQuery
@@ -61,9 +61,11 @@ def download(
     frame = features[[*_columns(features, layer, query), features.geometry.name]]
     geometry_type = None if layer.geometry_type == "None" else layer.geometry_type
     if fmt.key == "geojson":  # streamed: starts at once, memory bounded by a slice
+        cache = services_of(request).geometry_texts.section(
+            (layer.id, store.version(layer.id), query.crs.key, "east first"))
         filename, chunks = geojson_file(frame, name=layer.id, geometry_type=geometry_type,
                                         crs=query.crs, encoding=text_encoding,
-                                        description=_description(layer))
+                                        description=_description(layer), cache=cache)
         return streamed(request, chunks, fmt.media_type, headers={
             "Content-Disposition": f'attachment; filename="{filename}"'})
     result = write_vector(

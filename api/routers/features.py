@@ -13,7 +13,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import raster_catalog, settings_of, store_of
+from api.deps import raster_catalog, services_of, settings_of, store_of
 from api.filters import FILTER_PARAMS, filter_and_sort
 from api.negotiation import wants_html
 from api.pages import render_page
@@ -257,9 +257,11 @@ def items(request: Request, collection_id: str) -> Response:
                           limit=query.limit, offset=query.offset, where=where, sortby=sortby)
     frame, properties = page.features, query.properties_of(layer)
     if spec is None and not wants_html(request):  # GeoJSON, encoded a slice at a time
+        cache = services_of(request).geometry_texts.section(
+            (layer.id, store.version(layer.id), query.crs.key, "authority order"))
         chunks = geojson_stream.feature_chunks(
             frame, frame.geometry.to_numpy(), properties, _precision(query.crs),
-            transform=partial(from_wgs84, choice=query.crs, authority_order=True))
+            transform=partial(from_wgs84, choice=query.crs, authority_order=True), cache=cache)
         return _streamed_items(request, layer, query, chunks, page.number_matched, len(frame))
     if spec is not None:
         frame = choropleth(store, layer.id, spec).frame.loc[frame.index]
