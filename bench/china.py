@@ -12,12 +12,13 @@ For each variant:
    pages divided among the processes that map them) read; then every non-empty z5 tile and
    the z8 tiles over Zhejiang requested 4 times each (both workers serve some), and memory
    read again.
-4. (this checkout) cutting speed, in this process, tile cache off: every tile of a fixed list
+4. ("after" only) cutting speed, in this process, tile cache off: every tile of a fixed list
    (every China z5 tile, and over Zhejiang up to 30 tiles per zoom 5–14) rendered from the
    pyramid built in memory and from the saved, memory-mapped one, in 3 interleaved rounds;
    the tiles must be byte-identical. (bench/tiles.py measures the HTTP path against TiPg.)
 
-Run:  .venv/bin/python bench/china.py [--before 8c8fa8b] [--write]
+Run:  .venv/bin/python bench/china.py [--before 8c8fa8b] [--after HEAD] [--write]
+(each variant runs from a temporary git worktree of its commit, so commit first)
 (--write appends/replaces the marked section of bench/RESULTS.md). Not part of `make test`.
 """
 
@@ -25,13 +26,13 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import platform
 import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -121,7 +122,6 @@ def settle(pids: list[int], quiet_s: float = 3.0, limit_s: float = 300.0) -> flo
 
 
 def tile_paths() -> list[str]:
-    sys.path.insert(0, str(PROJECT))
     from geo.tiles import tiles_covering
 
     china = [f"/tiles/counties/5/{t.x}/{t.y}.mvt" for t in tiles_covering((73, 18, 135, 54), [5])]
@@ -170,12 +170,22 @@ def serve(source: Path, store: Path, workdir: Path) -> dict:
         log.close()
 
 
-def cut_rates(store: Path, folder: Path, rounds: int = 3) -> dict:
+def cut_rates(source: Path, store: Path) -> dict:
+    """`cut_rates_here` run with the code of the checkout at `source`."""
+    environ = {**os.environ, "PYTHONPATH": str(source)}
+    out = subprocess.run([str(PYTHON), str(Path(__file__).resolve()), "--cut", str(store)],
+                         env=environ, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cut_rates_here(store: Path, rounds: int = 3) -> dict:
     """Tiles/s cut from the in-memory pyramid and from the mapped one (same tiles)."""
-    sys.path.insert(0, str(PROJECT))
+    from api.settings import Settings
     from geo.tiles import tiles_covering
     from layers.store import GeoPackageStore
     from layers.tilesets import VectorTiles
+
+    folder = Settings(store_path=store).pyramid_folder()
 
     tiles = [(t.z, t.x, t.y) for t in tiles_covering((73, 18, 135, 54), [5])]
     for z in range(5, 15):
@@ -206,7 +216,7 @@ def measure(name: str, source: Path, workdir: Path) -> dict:
     result = serve(source, store, workdir)
     result["build_s"], result["build_cpu_s"] = seconds, cpu
     if name == "after":
-        result["cut"] = cut_rates(store, workdir / "pyramids")
+        result["cut"] = cut_rates(source, store)
     print(f"{name}: {result}", flush=True)
     return result
 
@@ -256,8 +266,13 @@ def report(results: dict[str, dict], labels: dict[str, str], load: tuple[float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", help="git revision to measure too (temporary worktree)")
+    parser.add_argument("--after", default="HEAD", help="git revision measured as 'after'")
     parser.add_argument("--write", action="store_true", help="write into bench/RESULTS.md")
+    parser.add_argument("--cut", type=Path, help=argparse.SUPPRESS)  # internal: cut_rates
     args = parser.parse_args()
+    if args.cut:
+        print(json.dumps(cut_rates_here(args.cut)))
+        return
     load0 = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="gongfu-china-"))
     results: dict[str, dict] = {}
@@ -267,14 +282,16 @@ def main() -> None:
             old = worktree(args.before, tmp / "before-src")
             results["before"] = measure("before", old, tmp / "before")
             labels["before"] = f"before ({args.before}, pyramid rebuilt in each worker)"
-        results["after"] = measure("after", PROJECT, tmp / "after")
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT,
+        new = worktree(args.after, tmp / "after-src")  # frozen: edits meanwhile do not count
+        results["after"] = measure("after", new, tmp / "after")
+        head = subprocess.run(["git", "rev-parse", "--short", args.after], cwd=PROJECT,
                               capture_output=True, text=True).stdout.strip()
         labels["after"] = f"after ({head}, memory-mapped pyramid)"
     finally:
-        if args.before:
-            subprocess.run(["git", "worktree", "remove", "--force", str(tmp / "before-src")],
-                           cwd=PROJECT, capture_output=True)
+        for name in ("before-src", "after-src"):
+            if (tmp / name).exists():
+                subprocess.run(["git", "worktree", "remove", "--force", str(tmp / name)],
+                               cwd=PROJECT, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
     text = report(results, labels, (load0, os.getloadavg()[0]))
     print(text)

@@ -55,6 +55,16 @@ def test_queryables_name_every_field_with_its_type_and_the_geometry(api: TestCli
                for link in doc["links"])
 
 
+def test_items_answer_links_the_queryables_in_a_link_header(api: TestClient) -> None:
+    response = api.get("/collections/villages/items",
+                       params={"filter": "county_code = '330523'", "limit": 5})
+    header = response.headers["link"]
+    assert ('/collections/villages/queryables>; '
+            'rel="http://www.opengis.net/def/rel/ogc/1.0/queryables"') in header
+    assert 'rel="self"; type="application/geo+json"' in header
+    assert 'rel="next"' in header and "filter=county_code" in header
+
+
 def test_registry_without_geometry_has_no_geometry_queryable(api: TestClient) -> None:
     props = api.get("/collections/villages/queryables").json()["properties"]
     assert "geometry" not in props and props["county_code"]["type"] == "string"

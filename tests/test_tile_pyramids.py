@@ -222,3 +222,22 @@ def test_postgis_tiles_identical_with_and_without_saved_pyramids(postgis_copy,
     store.put(store.layer("counties"), gpd.GeoDataFrame(frame.iloc[1:]))  # replaced
     again = VectorTiles(PostGISStore(url, pool_size=1), 0, folder)
     assert len(again.tileset("counties").ids) == len(frame) - 1
+
+
+def test_workers_wanting_the_same_missing_pyramid_build_it_once(
+        copy: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+
+    folder = copy.parent / "pyramids"
+    caplog.set_level(logging.INFO, logger="layers")
+    workers = [VectorTiles(GeoPackageStore(copy), 0, folder) for _ in range(3)]
+    tiles: list[bytes] = []
+    threads = [threading.Thread(target=lambda w=w: tiles.append(
+        w.tile(["counties"], *WUXING_Z9).data)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert caplog.text.count("built and saved the tile pyramid of counties") == 1
+    assert len(tiles) == 3 and tiles[0] and len(set(tiles)) == 1
+    assert all(not built_in_memory(w, "counties") for w in workers)
