@@ -269,3 +269,35 @@ def test_another_process_sees_the_edit(app: TestClient, tmp_path: Path) -> None:
     assert other.patch(f"{base}/2", json={"properties": {"名称": "改名"}},
                        headers={**auth, "If-Match": tag}).status_code == 200
     assert app.get(f"{base}/2", headers=auth).json()["properties"]["名称"] == "改名"
+
+
+@pytest.mark.parametrize("body", [
+    [], "Feature", {"type": "Feature"}, {"type": "Feature", "geometry": {"type": "Polygon",
+                                                                        "coordinates": "x"}},
+    b'{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[1e400, 30],'
+    b' [120, 30], [120, 31], [1e400, 30]]]}}',
+    b'{"type": "Feature", "geometry": {"type": "Point", "coordinates": [NaN, 30]}}',
+    {**sketch("大数"), "id": 1.5}, {**sketch("空"), "id": ""},
+    {**sketch("NUL"), "properties": {"name": "a\u0000b"}},
+    {**sketch("嵌套"), "properties": {"name": {"x": [1]}}},
+])
+def test_hostile_bodies_get_a_4xx(app: TestClient, body) -> None:
+    if isinstance(body, bytes):
+        response = app.post(ITEMS, content=body, headers=key())
+    else:
+        response = app.post(ITEMS, json=body, headers=key())
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["message"]["zh"] and response.json()["message"]["en"]
+
+
+def test_hostile_requests_get_a_4xx(app: TestClient) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert app.post(ITEMS, content=deep, headers=key()).status_code == 422
+    nul = app.patch(f"{ITEMS}/a%00b", json={"properties": {}}, headers={**key(), "If-Match": "*"})
+    assert nul.status_code == 404
+    crs = app.post(ITEMS, json=sketch("坐标系"), headers={**key(), "Content-Crs": "<EPSG:9999>"})
+    assert crs.status_code == 400 and crs.json()["code"] == "unknown_crs"
+    z = app.post(ITEMS, json={**sketch("三维"), "geometry": {"type": "Polygon", "coordinates": [
+        [[119.6, 30.6, 5], [119.61, 30.6, 5], [119.61, 30.61, 5], [119.6, 30.6, 5]]]}},
+        headers=key())
+    assert z.status_code == 201 and len(z.json()["geometry"]["coordinates"][0][0][0]) == 2

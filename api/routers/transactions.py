@@ -67,7 +67,7 @@ async def _json(request: Request) -> Any:
         raise PayloadTooLarge("要素过大（上限 16 MB）。", "Feature too large (limit 16 MB).")
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidData("请求体不是有效的 JSON。", "The body is not valid JSON.") from None
 
 
