@@ -12,10 +12,14 @@ and the pyramid is built again, so a stale file can cost time but never serve wr
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +76,25 @@ def save(folder: Path, layer_id: str, variant: str, pyramid: Pyramid,
     path = pyramid_path(folder, layer_id, variant)
     write_arrays(path, meta, arrays)
     return path
+
+
+@contextmanager
+def building(folder: Path, layer_id: str, variant: str) -> Iterator[None]:
+    """Held while one process builds and saves a pyramid: other workers wanting the same one
+    wait, then map what it saved, instead of each building its own (an exclusive `flock`,
+    released by the OS if the builder dies). Without a writable folder, no lock."""
+    path = pyramid_path(folder, layer_id, variant)
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.with_name(f".{path.name}.lock"), os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def load(folder: Path, layer_id: str, variant: str, version: str) -> Pyramid | None:

@@ -175,9 +175,9 @@ class Store(ABC):
             in_box = np.zeros(len(frame), dtype=bool)
             in_box[hits] = True
             mask &= in_box
-        matched = filtering.sort(frame[mask], sortby)
+        positions = filtering.order(frame, np.flatnonzero(mask), sortby)
         end = None if limit is None else offset + limit
-        return FeaturePage(matched.iloc[offset:end], int(mask.sum()))
+        return FeaturePage(frame.iloc[positions[offset:end]], len(positions))
 
     def queryables(self, layer_id: str) -> dict[str, filtering.Queryable]:
         """The names (and types) a filter or sort key may use on this layer (worked out once

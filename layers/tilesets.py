@@ -374,16 +374,21 @@ class VectorTiles:
         saved = pyramids.load(self.pyramid_dir, layer_id, variant, version)
         if saved is not None:
             return Tileset.from_pyramid(layer, saved, crs, grid)
-        started = time.perf_counter()
-        built = Tileset.from_store(self.store, layer_id, crs=crs, grid=grid)
-        try:
-            pyramids.save(self.pyramid_dir, layer_id, variant, pyramids.Pyramid(
-                built.version, {}, None, built.ids, built.properties, built.fields, built.bounds),
-                built.pyramid())
-            saved = pyramids.load(self.pyramid_dir, layer_id, variant, built.version)
-        except OSError as error:  # a read-only or full disk: serve from memory, say so
-            log.warning("could not save the tile pyramid of %s: %s", layer_id, error)
-            return built
+        with pyramids.building(self.pyramid_dir, layer_id, variant):
+            # another worker may have saved it while this one waited for the lock
+            saved = pyramids.load(self.pyramid_dir, layer_id, variant, version)
+            if saved is not None:
+                return Tileset.from_pyramid(layer, saved, crs, grid)
+            started = time.perf_counter()
+            built = Tileset.from_store(self.store, layer_id, crs=crs, grid=grid)
+            try:
+                pyramids.save(self.pyramid_dir, layer_id, variant, pyramids.Pyramid(
+                    built.version, {}, None, built.ids, built.properties, built.fields,
+                    built.bounds), built.pyramid())
+                saved = pyramids.load(self.pyramid_dir, layer_id, variant, built.version)
+            except OSError as error:  # a read-only or full disk: serve from memory, say so
+                log.warning("could not save the tile pyramid of %s: %s", layer_id, error)
+                return built
         log.info("built and saved the tile pyramid of %s (%s) in %.1f s", layer_id, variant,
                  time.perf_counter() - started)
         if saved is None:  # replaced meanwhile by another version: serve what was built

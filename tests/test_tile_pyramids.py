@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from cli.pyramids import save_pyramids
 from geo.array_file import ArrayFileError, open_arrays, read_meta, write_arrays
 from geo.packed_geometries import IndexedGeometries, PackedGeometries
 from geo.tiles import tiles_covering
@@ -80,10 +81,8 @@ def test_packed_geometries_answer_like_the_strtree(store: GeoPackageStore) -> No
 
 
 def test_build_saves_pyramids_a_fresh_process_maps_them_without_building(copy: Path) -> None:
-    from cli.build import _save_pyramids
-
     folder = copy.parent / "pyramids"
-    _save_pyramids(GeoPackageStore(copy), folder)  # what `gongfu build` does last
+    save_pyramids(GeoPackageStore(copy), folder)  # what `gongfu build` does last
     ids = vector_ids(GeoPackageStore(copy))
     assert sorted(p.name for p in folder.glob("*.pyramid")) == sorted(
         f"{layer_id}.WGS84.WebMercatorQuad.pyramid" for layer_id in ids)
@@ -191,10 +190,8 @@ def test_pyramid_settings_change_makes_the_file_stale(copy: Path, monkeypatch) -
 
 
 def test_app_serves_tiles_from_the_saved_pyramids(copy: Path) -> None:
-    from cli.build import _save_pyramids
-
     settings = Settings(store_path=copy)
-    _save_pyramids(GeoPackageStore(copy), settings.pyramid_folder())
+    save_pyramids(GeoPackageStore(copy), settings.pyramid_folder())
     app = create_app(settings)
     client = TestClient(app)
     answer = client.get("/tiles/counties/{}/{}/{}.mvt".format(*WUXING_Z9))
@@ -225,3 +222,22 @@ def test_postgis_tiles_identical_with_and_without_saved_pyramids(postgis_copy,
     store.put(store.layer("counties"), gpd.GeoDataFrame(frame.iloc[1:]))  # replaced
     again = VectorTiles(PostGISStore(url, pool_size=1), 0, folder)
     assert len(again.tileset("counties").ids) == len(frame) - 1
+
+
+def test_workers_wanting_the_same_missing_pyramid_build_it_once(
+        copy: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+
+    folder = copy.parent / "pyramids"
+    caplog.set_level(logging.INFO, logger="layers")
+    workers = [VectorTiles(GeoPackageStore(copy), 0, folder) for _ in range(3)]
+    tiles: list[bytes] = []
+    threads = [threading.Thread(target=lambda w=w: tiles.append(
+        w.tile(["counties"], *WUXING_Z9).data)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert caplog.text.count("built and saved the tile pyramid of counties") == 1
+    assert len(tiles) == 3 and tiles[0] and len(set(tiles)) == 1
+    assert all(not built_in_memory(w, "counties") for w in workers)

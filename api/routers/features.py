@@ -58,6 +58,7 @@ CONFORMANCE = [
     # Part 4 on planner-editable layers and uploads (api/routers/transactions.py)
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",  # GeoJSON, Content-Crs
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
 ]
 GEOJSON = "application/geo+json"
@@ -223,6 +224,16 @@ def _items_body(request: Request, layer: Layer, query: ItemsQuery, features: Any
     }
 
 
+def _link_header(request: Request, layer: Layer, links: list[dict]) -> str:
+    """The page's links and its queryables as an HTTP Link header (RFC 8288), for clients
+    that read headers before (or instead of) the body, as Part 3's test suite does."""
+    queryables = {"href": f"{_base(request)}/collections/{layer.id}/queryables",
+                  "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                  "type": "application/schema+json"}
+    return ", ".join(f'<{link["href"]}>; rel="{link["rel"]}"; type="{link["type"]}"'
+                     for link in [*links, queryables])
+
+
 def _streamed_items(request: Request, layer: Layer, query: ItemsQuery, chunks: Iterable[bytes],
                     matched: int, returned: int) -> Response:
     """The items answer streamed: the FeatureCollection's head, the page's features as they
@@ -230,7 +241,8 @@ def _streamed_items(request: Request, layer: Layer, query: ItemsQuery, chunks: I
     body = _items_body(request, layer, query, [], matched, returned)
     head, tail = geojson_stream.split_around(body, "features")
     return streamed(request, geojson_stream.collection(head, chunks, tail), GEOJSON,
-                    headers={"Content-Crs": f"<{query.crs.uri}>"})
+                    headers={"Content-Crs": f"<{query.crs.uri}>",
+                             "Link": _link_header(request, layer, body["links"])})
 
 
 @router.get("/collections/{collection_id}/items")
@@ -267,7 +279,8 @@ def items(request: Request, collection_id: str) -> Response:
         properties += [name for name in JOINED_FIELDS if name not in properties]
     features = _encode(frame, layer, query.crs, properties)
     body = _items_body(request, layer, query, features, page.number_matched, len(features))
-    headers = {"Content-Crs": f"<{query.crs.uri}>"}
+    headers = {"Content-Crs": f"<{query.crs.uri}>",
+               "Link": _link_header(request, layer, body["links"])}
     if wants_html(request):
         return HTMLResponse(render_page("items.html", request, body=body, layer=layer,
                                         query=query), headers=headers)
