@@ -35,6 +35,9 @@ class Layer:
     fields: dict[str, str] = field(default_factory=dict)  # name -> description (zh / en)
     kind: str = "vector"  # "vector" or "raster"
     style: dict = field(default_factory=dict)  # raster: unit, colormap, rescale (min, max)
+    # the field holding each feature's date (ISO `YYYY-MM-DD` text, UTC+8 calendar date),
+    # which OGC API `datetime` selects on; "" for a layer without time
+    time_field: str = ""
 
     @property
     def title(self) -> str:

@@ -36,6 +36,7 @@ from psycopg import Connection, sql
 from psycopg_pool import ConnectionPool
 
 from geo.errors import InvalidData
+from geo.period import Period
 from layers.model import Layer
 from layers.store import Bbox, GeoJSONPage, Store, check_frame
 
@@ -282,15 +283,17 @@ class PostGISStore(Store):
 
     def features_geojson(self, layer_id: str, bbox: Bbox | None, filters: dict[str, str],
                          limit: int, offset: int, properties: list[str],
-                         precision: int = 7) -> GeoJSONPage | None:
+                         precision: int = 7, period: Period | None = None) -> GeoJSONPage | None:
         """A page of features as GeoJSON text, selected, paged and encoded by PostGIS
         (ST_AsGeoJSON): for a page of Zhejiang's counties ~3× faster than encoding in Python.
 
         Same selection as `features()`: bbox by exact intersection, filters by text equality
-        (NULL as ""), insertion order. None when the query cannot be pushed down (a filter on
-        a non-text column, or too many properties for one json_build_object).
+        (NULL as ""), `period` on the layer's date text, insertion order. None when the query
+        cannot be pushed down (a filter or date on a non-text column, or too many properties
+        for one json_build_object).
         """
         layer = self.layer(layer_id)
+        dated = period is not None and bool(layer.time_field)
         _, version, table_name = self._meta()[layer_id]
         table = sql.Identifier(FEATURES_SCHEMA, table_name)
         with self.pool.connection() as conn:
@@ -303,7 +306,8 @@ class PostGISStore(Store):
                     self._columns.clear()
                 self._columns[(layer_id, version)] = types
             if len(properties) > 45 or any(p not in types for p in properties) or any(
-                    types.get(name) != _TEXT_OID for name in filters):
+                    types.get(name) != _TEXT_OID
+                    for name in [*filters, *([layer.time_field] if dated else [])]):
                 return None
             where, params = [sql.SQL("true")], []
             if bbox is not None:
@@ -313,6 +317,14 @@ class PostGISStore(Store):
             for name, wanted in filters.items():
                 where.append(sql.SQL("COALESCE({}, '') = %s").format(sql.Identifier(name)))
                 params.append(wanted)
+            if dated:  # the same comparison as Period.matches: the first 10 characters
+                day = sql.SQL('left({}, 10) COLLATE "C"').format(
+                    sql.Identifier(layer.time_field))
+                where.append(sql.SQL("{} <> ''").format(day))
+                for bound, op in zip(period.bounds, (">=", "<=")):
+                    if bound is not None:
+                        where.append(sql.SQL("{} {} %s").format(day, sql.SQL(op)))
+                        params.append(bound)
             pairs = [sql.SQL("{}, {}").format(sql.Literal(p), sql.Identifier("page", p))
                      for p in properties]
             geometry = (sql.SQL("ST_AsGeoJSON(page.geom, {})::json").format(

@@ -24,6 +24,7 @@ import shapely
 
 from geo import durable
 from geo.errors import InvalidData, UnknownCollection, UnknownFeature
+from geo.period import Period
 from layers.model import Layer
 
 if TYPE_CHECKING:
@@ -39,6 +40,17 @@ class GeoJSONPage:
     features: str
     number_matched: int
     number_returned: int
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """What a catalogue shows of a layer: its feature count, the WGS84 bbox of its geometries
+    (None: no geometry at all) and the first and last date of its time field (None: no time
+    field or no dated feature)."""
+
+    count: int
+    bbox: Bbox | None
+    dates: tuple[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,7 @@ class Store(ABC):
 
     def __init__(self) -> None:
         self._frames: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
+        self._summaries: dict[str, tuple[str, LayerSummary]] = {}
 
     @abstractmethod
     def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
@@ -100,6 +113,27 @@ class Store(ABC):
     def layer(self, layer_id: str) -> Layer:
         return find_layer(self.layers(), layer_id)
 
+    def summary(self, layer_id: str) -> LayerSummary:
+        """Count, bbox and date range of a layer, computed once per layer version (catalogue
+        pages ask for every layer's on every request)."""
+        version = self.version(layer_id)
+        cached = self._summaries.get(layer_id)
+        if cached and cached[0] == version:
+            return cached[1]
+        layer, frame = self.layer(layer_id), self.frame(layer_id)
+        bbox = None
+        if layer.geometry_type != "None":
+            geoms = frame.geometry[frame.geometry.notna() & ~frame.geometry.is_empty]
+            if len(geoms):
+                bbox = tuple(float(v) for v in geoms.total_bounds)
+        dates = None
+        if layer.time_field and layer.time_field in frame.columns:
+            days = sorted(str(v)[:10] for v in frame[layer.time_field].dropna() if str(v))
+            dates = (days[0], days[-1]) if days else None
+        summary = LayerSummary(len(frame), bbox, dates)
+        self._summaries[layer_id] = (version, summary)
+        return summary
+
     def features(
         self,
         layer_id: str,
@@ -107,12 +141,18 @@ class Store(ABC):
         filters: dict[str, str] | None = None,
         limit: int | None = None,
         offset: int = 0,
+        period: Period | None = None,
     ) -> FeaturePage:
-        """Features intersecting `bbox` (WGS84) whose attributes equal `filters`, paged."""
+        """Features intersecting `bbox` (WGS84) whose attributes equal `filters` and whose date
+        (the layer's `time_field`) falls in `period`, paged. A layer without time ignores
+        `period`, as OGC API `datetime` asks."""
         frame = self.frame(layer_id)
         mask = np.ones(len(frame), dtype=bool)
         for name, wanted in (filters or {}).items():
             mask &= frame[name].astype("string").fillna("").to_numpy() == wanted
+        time_field = self.layer(layer_id).time_field
+        if period is not None and time_field:
+            mask &= period.matches(frame[time_field].to_numpy())
         if bbox is not None:
             hits = frame.sindex.query(shapely.box(*bbox), predicate="intersects")
             in_box = np.zeros(len(frame), dtype=bool)
@@ -138,7 +178,7 @@ class Store(ABC):
 
     def features_geojson(self, layer_id: str, bbox: Bbox | None, filters: dict[str, str],
                          limit: int, offset: int, properties: list[str],
-                         precision: int = 7) -> GeoJSONPage | None:
+                         precision: int = 7, period: Period | None = None) -> GeoJSONPage | None:
         """A page of WGS84 features already encoded as GeoJSON text by the backend, or None
         when the caller should encode `features()` itself (the default)."""
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 from fastapi import APIRouter, Request
@@ -16,13 +17,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from api.deps import settings_of, store_of
 from api.negotiation import wants_html
 from api.pages import render_page
-from api.query import ITEMS_PARAMS, ItemsQuery
+from api.query import ITEMS_PARAMS, ItemsQuery, parse_int
 from geo import geojson
+from geo.errors import InvalidParameter
 from geo.vector_io import FORMATS
 from geo.crs import CRS84, SUPPORTED, CrsChoice, from_wgs84
 from layers.choropleth import CHOROPLETH_PARAMS, JOINED_FIELDS, choropleth, spec_from_params
 from layers.model import Layer
-from layers.store import Store
+from layers.store import LayerSummary, Store
 
 router = APIRouter()
 
@@ -73,32 +75,42 @@ def conformance(request: Request) -> Response:
     return JSONResponse(body)
 
 
-def _extent(store: Store, layer: Layer) -> dict[str, Any]:
-    frame = store.frame(layer.id)
-    geoms = frame.geometry[frame.geometry.notna()]
-    spatial = [[float(v) for v in geoms.total_bounds]] if len(geoms) else [[-180, -90, 180, 90]]
-    return {"spatial": {"bbox": spatial, "crs": CRS84.uri}}
+def _extent(summary: LayerSummary) -> dict[str, Any] | None:
+    """The collection's true extent: the bbox of its geometries (none for a layer without
+    geometry or without features, never the whole world) and, for a dated layer, the
+    interval of its dates (whole UTC+8 days); None when it has neither."""
+    extent: dict[str, Any] = {}
+    if summary.bbox is not None:
+        extent["spatial"] = {"bbox": [list(summary.bbox)], "crs": CRS84.uri}
+    if summary.dates is not None:
+        first, last = summary.dates
+        extent["temporal"] = {"interval": [[f"{first}T00:00:00+08:00",
+                                            f"{last}T23:59:59+08:00"]],
+                              "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+    return extent or None
 
 
 def collection_doc(request: Request, store: Store, layer: Layer) -> dict[str, Any]:
     base = f"{_base(request)}/collections/{layer.id}"
     prov = layer.provenance
+    summary = store.summary(layer.id)  # computed once per layer version
     links = [
         {"href": base, "rel": "self", "type": "application/json", "title": layer.title},
         {"href": f"{base}/items?f=json", "rel": "items", "type": GEOJSON,
          "title": f"{layer.title} (GeoJSON)"},
         {"href": f"{base}/items?f=html", "rel": "items", "type": "text/html",
          "title": f"{layer.title} (HTML)"},
+        {"href": f"{base}/schema", "rel": "describedby", "type": "application/schema+json",
+         "title": f"{layer.title} (JSON Schema)"},
     ]
     for fmt, media in DOWNLOAD_TYPES.items():
         links.append({"href": f"{base}/download?format={fmt}", "rel": "enclosure",
                       "type": media, "title": f"Download {fmt}"})
-    return {
+    doc = {
         "id": layer.id,
         "title": layer.title,
         "description": layer.description,
         "itemType": "feature",
-        "extent": _extent(store, layer),
         "crs": [choice.uri for choice in SUPPORTED],
         "storageCrs": CRS84.uri,
         "attribution": prov.attribution or prov.source,
@@ -108,21 +120,56 @@ def collection_doc(request: Request, store: Store, layer: Layer) -> dict[str, An
         },
         "geometryType": layer.geometry_type,
         "fields": layer.fields,
-        "numberOfFeatures": len(store.frame(layer.id)),
+        "numberOfFeatures": summary.count,
         "links": links,
     }
+    extent = _extent(summary)
+    if extent is not None:
+        doc["extent"] = extent
+    return doc
 
 
 DOWNLOAD_TYPES = {key: fmt.media_type for key, fmt in FORMATS.items()}
+COLLECTIONS_LIMIT = 1000  # default and maximum page of /collections
 
 
 @router.get("/collections")
 def collections(request: Request) -> Response:
+    """The collections, paged by `limit`/`offset` (default: all, up to 1,000) with next/prev
+    links; each entry's count and extent are cached per layer version."""
+    params = request.query_params
+    unknown = [name for name in params if name not in ("f", "limit", "offset")]
+    if unknown:
+        raise InvalidParameter(f"未知参数“{unknown[0]}”。可用参数：f, limit, offset",
+                               f"Unknown parameter '{unknown[0]}'. Valid parameters: f, limit, "
+                               "offset", parameter=unknown[0])
+    limit = min(parse_int(params.get("limit"), "limit", COLLECTIONS_LIMIT, 1, 10**9),
+                COLLECTIONS_LIMIT)
+    offset = parse_int(params.get("offset"), "offset", 0, 0, 10**9)
     store = store_of(request)
+    layers = store.layers()
+    page = layers[offset:offset + limit]
+    url = f"{_base(request)}/collections"
+    kept = [(k, v) for k, v in params.multi_items() if k not in ("limit", "offset")]
+
+    def at(start: int) -> str:
+        query = kept + ([("limit", str(limit))] if "limit" in params else [])
+        query += [("offset", str(start))] if start else []
+        return f"{url}?{urlencode(query)}" if query else url
+
+    links = [{"href": at(offset), "rel": "self", "type": "application/json",
+              "title": "Collections"}]
+    if offset + len(page) < len(layers):
+        links.append({"href": at(offset + limit), "rel": "next", "type": "application/json",
+                      "title": "Next page"})
+    if offset > 0:
+        links.append({"href": at(max(0, offset - limit)), "rel": "prev",
+                      "type": "application/json", "title": "Previous page"})
     body = {
-        "links": [{"href": f"{_base(request)}/collections", "rel": "self",
-                   "type": "application/json", "title": "Collections"}],
-        "collections": [collection_doc(request, store, layer) for layer in store.layers()],
+        "links": links,
+        "collections": [collection_doc(request, store, layer) for layer in page],
+        "numberMatched": len(layers),
+        "numberReturned": len(page),
         "crs": [choice.uri for choice in SUPPORTED],
     }
     if wants_html(request):
@@ -196,11 +243,12 @@ def items(request: Request, collection_id: str) -> Response:
     if spec is None and query.crs is CRS84 and not wants_html(request):
         # a backend that encodes the page itself (PostGIS) answers; else None
         found = store.features_geojson(layer.id, query.bbox_wgs84, query.filters or {},
-                                       query.limit, query.offset, query.properties_of(layer))
+                                       query.limit, query.offset, query.properties_of(layer),
+                                       period=query.period)
         if found is not None:
             return _encoded_items(request, layer, query, found)
     page = store.features(layer.id, bbox=query.bbox_wgs84, filters=query.filters,
-                          limit=query.limit, offset=query.offset)
+                          limit=query.limit, offset=query.offset, period=query.period)
     frame, properties = page.features, query.properties_of(layer)
     if spec is not None:
         frame = choropleth(store, layer.id, spec).frame.loc[frame.index]
