@@ -15,6 +15,7 @@ from api.routers import (axes, catalogue, downloads, ecology, features, indicato
 from api.routers import dashboard, indices  # composite indices, 驾驶舱
 from api.routers import print as print_router
 from api.routers import compliance  # 合规性审查
+from api.routers import ogc_tiles, styles  # OGC API Tiles, styles per collection
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.head import HeadAsGet
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(rasters.router)
     app.include_router(ecology.router)
     app.include_router(tiles.router)
+    app.include_router(ogc_tiles.router)  # after the XYZ routes: /tiles/{tms}/… never shadows them
+    app.include_router(styles.router)
     app.include_router(pmtiles.router)
     app.include_router(uploads.router)
     app.include_router(compliance.router)

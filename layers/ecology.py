@@ -222,7 +222,7 @@ LEDGER_LAYER = Layer(
         source="Figures cited in data/ecology/bamboo_ledger.csv (news reports and the five policy "
         "documents); annual sequestration and values computed by layers/ecology.py",
         license="figures quoted from public reports",
-        crs_of_origin="none (no coordinates published)",
+        crs_of_origin="无（来源未公布坐标 no coordinates published）",
         illustrative=True,
         note="Computed fields (" + ", ".join(COMPUTED_FIELDS) + ") come from the model, not the "
         "sources. Points are stand-ins (county seat); villages have no open coordinates and are "

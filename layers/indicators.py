@@ -54,7 +54,7 @@ FACTS_LAYER = Layer(
         source="Source documents (data/indicators/SOURCES.md), computed from boundary layers, "
         "and planners' uploads; every row names its source",
         license="see each row's source",
-        crs_of_origin="none (table without geometry)",
+        crs_of_origin="无（表格，无几何 table without geometry）",
     ),
     description="Long table: one figure per place, indicator and year, with its citation.",
     fields={"row_id": "行编号 row id", "code": "行政区划代码 place code",

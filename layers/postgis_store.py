@@ -26,7 +26,8 @@ import threading
 import time
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -144,6 +145,58 @@ def _write_meta(conn: Connection, layer: Layer, version: str) -> None:
         {"id": layer.id, "meta": layer.to_json(), "version": version})
 
 
+
+@dataclass(frozen=True)
+class _CopyLoad:
+    """One layer's table definition and its rows as COPY text, made before the transaction."""
+
+    defs: list
+    names: list
+    text: str
+    geometric: bool
+
+
+def _copy_load(layer: Layer, frame: gpd.GeoDataFrame) -> _CopyLoad:
+    data = frame.reset_index(drop=True)
+    geometric = layer.geometry_type != "None"
+    columns = [c for c in data.columns if c != data.geometry.name] if isinstance(
+        data, gpd.GeoDataFrame) else [c for c in data.columns if c != "geometry"]
+    _check_names(layer.id, columns)
+    kinds = [_kind(data[c]) for c in columns]
+    defs = [sql.SQL("_fid bigint PRIMARY KEY")]
+    defs += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_PG_TYPES[k]))
+             for c, k in zip(columns, kinds)]
+    names = [sql.Identifier("_fid")] + [sql.Identifier(c) for c in columns]
+    if geometric:
+        defs.append(sql.SQL("geom geometry(Geometry, 4326)"))
+        names.append(sql.Identifier("geom"))
+        wkb = shapely.to_wkb(shapely.set_srid(data.geometry.values, 4326), hex=True,
+                             include_srid=True)
+    buffer = io.StringIO()
+    values = [data[c].tolist() for c in columns]
+    for row in range(len(data)):
+        cells = [str(row)] + [_copy_text(values[i][row], kinds[i]) for i in range(len(columns))]
+        if geometric:
+            cells.append(wkb[row] if wkb[row] is not None else "\\N")
+        buffer.write("\t".join(cells) + "\n")
+    return _CopyLoad(defs, names, buffer.getvalue(), geometric)
+
+
+def _replace_table(conn: Connection, layer: Layer, load: _CopyLoad) -> None:
+    """Drop, create, fill and index one layer's table and bump its version (inside the
+    caller's transaction)."""
+    table = sql.Identifier(FEATURES_SCHEMA, layer.id)
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+    conn.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(load.defs)))
+    with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
+            table, sql.SQL(", ").join(load.names))) as copy:
+        copy.write(load.text)
+    if load.geometric:
+        conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(table))
+    conn.execute(sql.SQL("ANALYZE {}").format(table))
+    _write_meta(conn, layer, os.urandom(8).hex())
+
+
 class PostGISStore(Store):
     """Layers in PostGIS tables, read into memory once per layer version per process."""
 
@@ -178,45 +231,15 @@ class PostGISStore(Store):
 
     # --- writes -------------------------------------------------------------------------
 
-    def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
-        check_frame(layer, frame)
-        data = frame.reset_index(drop=True)
-        geometric = layer.geometry_type != "None"
-        columns = [c for c in data.columns if c != data.geometry.name] if isinstance(
-            data, gpd.GeoDataFrame) else [c for c in data.columns if c != "geometry"]
-        _check_names(layer.id, columns)
-        kinds = [_kind(data[c]) for c in columns]
-        table = sql.Identifier(FEATURES_SCHEMA, layer.id)
-        defs = [sql.SQL("_fid bigint PRIMARY KEY")]
-        defs += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_PG_TYPES[k]))
-                 for c, k in zip(columns, kinds)]
-        names = [sql.Identifier("_fid")] + [sql.Identifier(c) for c in columns]
-        if geometric:
-            defs.append(sql.SQL("geom geometry(Geometry, 4326)"))
-            names.append(sql.Identifier("geom"))
-            wkb = shapely.to_wkb(shapely.set_srid(data.geometry.values, 4326), hex=True,
-                                 include_srid=True)
-        buffer = io.StringIO()
-        values = [data[c].tolist() for c in columns]
-        for row in range(len(data)):
-            cells = [str(row)] + [_copy_text(values[i][row], kinds[i])
-                                  for i in range(len(columns))]
-            if geometric:
-                cells.append(wkb[row] if wkb[row] is not None else "\\N")
-            buffer.write("\t".join(cells) + "\n")
-        version = os.urandom(8).hex()
-        # One transaction: the table swap and the version bump commit together or not at all.
+    def put_many(self, pairs: Sequence[tuple[Layer, gpd.GeoDataFrame]]) -> None:
+        for layer, frame in pairs:
+            check_frame(layer, frame)
+        loads = [_copy_load(layer, frame) for layer, frame in pairs]
+        # One transaction: every table swap and version bump commit together or not at all.
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("LOCK TABLE gongfu.layers IN SHARE ROW EXCLUSIVE MODE")  # one writer
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
-            conn.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(defs)))
-            with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
-                    table, sql.SQL(", ").join(names))) as copy:
-                copy.write(buffer.getvalue())
-            if geometric:
-                conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(table))
-            conn.execute(sql.SQL("ANALYZE {}").format(table))
-            _write_meta(conn, layer, version)
+            for layer, load in zip((layer for layer, _ in pairs), loads):
+                _replace_table(conn, layer, load)
         self._meta_cache = None
 
     # --- reads --------------------------------------------------------------------------

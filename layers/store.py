@@ -14,7 +14,7 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -73,9 +73,14 @@ class Store(ABC):
         self._frames: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
         self._summaries: dict[str, tuple[str, LayerSummary]] = {}
 
-    @abstractmethod
     def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
         """Replace (or add) a layer atomically: readers see the old or the new, never half."""
+        self.put_many([(layer, frame)])
+
+    @abstractmethod
+    def put_many(self, pairs: Sequence[tuple[Layer, gpd.GeoDataFrame]]) -> None:
+        """Replace (or add) several layers in one atomic write: readers see all of them old
+        or all new (a project snapshot's history, latest and areas layers move together)."""
 
     @abstractmethod
     def _meta(self) -> dict[str, tuple]:
@@ -246,18 +251,21 @@ class GeoPackageStore(Store):
         self._lock = threading.Lock()
         self._meta_cache: tuple[int, dict[str, tuple[Layer, str]]] | None = None
 
-    def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
-        check_frame(layer, frame)
+    def put_many(self, pairs: Sequence[tuple[Layer, gpd.GeoDataFrame]]) -> None:
+        for layer, frame in pairs:
+            check_frame(layer, frame)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
+            # every layer goes into one copy of the file, swapped in by one rename
             tmp = durable.temp_path(self.path.parent, self.path.stem, ".gpkg")
             try:
                 if self.path.exists():
                     shutil.copyfile(self.path, tmp)
                 else:
                     tmp.unlink()
-                _write_layer(tmp, layer, frame)
-                _write_meta(tmp, layer)
+                for layer, frame in pairs:
+                    _write_layer(tmp, layer, frame)
+                    _write_meta(tmp, layer)
                 tmp.chmod(0o644)  # mkstemp makes 0600; the store is shared with other readers
                 durable.replace(tmp, self.path)
             finally:

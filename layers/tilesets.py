@@ -1,7 +1,9 @@
 """Vector tiles of the store's layers: simplified once per layer version, cut per request, cached.
 
-- `Tileset`: one layer at one version, projected to Web Mercator with its per-zoom simplified
-  geometries (coverage-safe, geo/tiles.py) and spatial indexes, built once on first use.
+- `Tileset`: one layer at one version in one tile grid (geo/grids.py: WebMercatorQuad, the
+  XYZ grid, or a geographic one such as 天地图's CGCS2000 grid), projected into the grid's CRS
+  with its per-zoom simplified geometries (coverage-safe, geo/tiles.py), spatial indexes and
+  one label point per polygon (inside the shape), built once on first use.
 - `TileCache`: an in-memory LRU of encoded tiles, bounded in bytes, keyed by the layer
   versions and the request; a layer update drops only the tiles that contain that layer.
 - `VectorTiles`: the verbs the API and CLI use: `tile(layers, z, x, y)`, `key`, `fetch`,
@@ -27,9 +29,9 @@ from geo import mvt
 from geo.crs import CRS84, resolve_crs
 from geo.errors import InvalidParameter, LayerWithoutGeometry, UnknownChoice, UnknownCrs, UnknownFields
 from geo.gcj02 import transform_geometry_wgs84_to_gcj02
-from geo.tiles import (DEFAULT_BUFFER, EXTENT, MAX_SIMPLIFY_ZOOM, check_buffer, check_tile,
-                       geometry_kind, simplify_levels, tile_bounds, to_mercator,
-                       to_tile_coordinates)
+from geo.grids import WEB_MERCATOR, Grid, grid as grid_of
+from geo.tiles import (DEFAULT_BUFFER, EXTENT, MAX_SIMPLIFY_ZOOM, TOLERANCE_UNITS, check_buffer,
+                       check_tile, geometry_kind, simplify_levels, to_tile_coordinates)
 from layers.model import Layer
 from layers.store import Store
 
@@ -53,6 +55,8 @@ def tile_crs(text: str | None) -> str:
     raise UnknownChoice("crs", text, TILE_CRS)
 FRESHNESS_S = 0.05  # how stale a layer version the cache fast path may act on, seconds
 ENTRY_OVERHEAD = 300  # bytes counted per cached tile besides its data (key, dict slot)
+LABEL_SUFFIX = "_label"  # tile layer `{layer}_label`: one point per polygon, for its name
+LABEL_FIELDS = ("name", "name_zh", "title")  # the first one a layer has is its label text
 
 
 def _plain(value: object) -> object:
@@ -81,18 +85,20 @@ class Tileset:
 
     layer: Layer
     version: str
-    mercator: np.ndarray  # geometries in EPSG:3857
+    mercator: np.ndarray  # geometries in the grid's CRS (EPSG:3857 for WebMercatorQuad)
     ids: list[int | None]
     properties: list[dict]  # per feature: attribute name -> plain value (missing ones left out)
     fields: list[str]
     simplify: bool = True  # False: every zoom cuts the full geometry (small private layers)
     crs: str = "WGS84"  # or "GCJ-02": geometries shifted by geo.gcj02 before projecting
+    grid: Grid = WEB_MERCATOR  # the tile matrix set the tiles are cut in
     _levels: dict[int, tuple[np.ndarray, shapely.STRtree]] = field(default_factory=dict)
+    _labels: tuple[np.ndarray, shapely.STRtree] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def from_store(cls, store: Store, layer_id: str, simplify: bool = True,
-                   crs: str = "WGS84") -> "Tileset":
+                   crs: str = "WGS84", grid: Grid = WEB_MERCATOR) -> "Tileset":
         layer = store.layer(layer_id)
         if layer.geometry_type == "None":
             raise LayerWithoutGeometry(
@@ -109,7 +115,8 @@ class Tileset:
         geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
         if crs == "GCJ-02":  # shift first, then project, simplify and cut like any tileset
             geoms = transform_geometry_wgs84_to_gcj02(geoms)
-        return cls(layer, version, to_mercator(geoms), ids, properties, fields, simplify, crs)
+        return cls(layer, version, grid.project(geoms), ids, properties, fields, simplify, crs,
+                   grid)
 
     def level(self, z: int) -> tuple[np.ndarray, shapely.STRtree]:
         """Geometries for zoom z and their index; the whole pyramid is built on first call."""
@@ -121,7 +128,8 @@ class Tileset:
             with self._lock:
                 if key not in self._levels:
                     kind = geometry_kind(self.layer.geometry_type)
-                    levels = simplify_levels(self.mercator, kind)
+                    levels = simplify_levels(self.mercator, kind, tolerance=self.grid.tolerance(
+                        TOLERANCE_UNITS))
                     levels[MAX_SIMPLIFY_ZOOM + 1] = self.mercator
                     self._levels.update({zoom: (geoms, shapely.STRtree(geoms))
                                          for zoom, geoms in levels.items()})
@@ -131,7 +139,7 @@ class Tileset:
             buffer: int = DEFAULT_BUFFER) -> mvt.TileLayer:
         """This layer's part of tile z/x/y: clipped to the tile plus `buffer` units, in tile units."""
         geoms, tree = self.level(z)
-        minx, miny, maxx, maxy = bounds = tile_bounds(z, x, y)
+        minx, miny, maxx, maxy = bounds = self.grid.tile_bounds(z, x, y)
         pad = (maxx - minx) * buffer / EXTENT
         box = (minx - pad, miny - pad, maxx + pad, maxy + pad)
         hits = np.sort(tree.query(shapely.box(*box), predicate="intersects"))
@@ -143,6 +151,53 @@ class Tileset:
         props = [self.properties[i] if wanted is None
                  else {k: v for k, v in self.properties[i].items() if k in wanted} for i in hits]
         return mvt.TileLayer(self.layer.id, local, [self.ids[i] for i in hits], props)
+
+    @property
+    def label_field(self) -> str | None:
+        """The attribute a label shows: the layer's name field, else its id field; None for
+        layers that are not polygons (points and lines are labelled on their own geometry)."""
+        if geometry_kind(self.layer.geometry_type) != "polygon":
+            return None
+        for name in (*LABEL_FIELDS, self.layer.id_field):
+            if name in self.fields:
+                return name
+        return None
+
+    def labels(self) -> tuple[np.ndarray, shapely.STRtree]:
+        """One point per polygon, inside it (`point_on_surface` of the full-detail shape, in
+        the grid's CRS, so it stays inside at every zoom); built on first use."""
+        if self._labels is None:
+            with self._lock:
+                if self._labels is None:
+                    present = ~(shapely.is_missing(self.mercator) | shapely.is_empty(self.mercator))
+                    points = np.full(len(self.mercator), None, dtype=object)
+                    points[present] = shapely.point_on_surface(self.mercator[present])
+                    self._labels = (points, shapely.STRtree(points))
+        return self._labels
+
+    def cut_labels(self, z: int, x: int, y: int) -> mvt.TileLayer | None:
+        """The `{layer}_label` part of tile z/x/y: the label points inside the tile (no buffer,
+        so a label is drawn by one tile only), with the label text and the feature's id."""
+        name = self.label_field
+        if name is None:
+            return None
+        points, tree = self.labels()
+        minx, miny, maxx, maxy = bounds = self.grid.tile_bounds(z, x, y)
+        hits = np.sort(tree.query(shapely.box(*bounds), predicate="intersects"))
+        xy = shapely.get_coordinates(points[hits])
+        inside = (xy[:, 0] >= minx) & (xy[:, 0] < maxx) & (xy[:, 1] > miny) & (xy[:, 1] <= maxy)
+        hits = hits[inside]
+        keep = [self.layer.id_field, name]
+        props = [{k: self.properties[i][k] for k in keep if k in self.properties[i]} for i in hits]
+        return mvt.TileLayer(self.layer.id + LABEL_SUFFIX,
+                             to_tile_coordinates(points[hits], bounds),
+                             [self.ids[i] for i in hits], props)
+
+    def parts(self, z: int, x: int, y: int, properties: Sequence[str] | None,
+              buffer: int = DEFAULT_BUFFER) -> list[mvt.TileLayer]:
+        """This layer's tile layers in tile z/x/y: its features, then its label points."""
+        labels = self.cut_labels(z, x, y)
+        return [self.cut(z, x, y, properties, buffer), *([labels] if labels is not None else [])]
 
 
 def store_tilesets(store: Store) -> list[Tileset]:
@@ -156,7 +211,7 @@ def cut_tile(sets: Sequence[Tileset], z: int, x: int, y: int,
              buffer: int = DEFAULT_BUFFER) -> bytes:
     """Tile z/x/y of the given tilesets, all attributes."""
     check_tile(z, x, y)
-    return mvt.encode([s.cut(z, x, y, None, buffer) for s in sets])
+    return mvt.encode([part for s in sets for part in s.parts(z, x, y, None, buffer)])
 
 
 class TileCache:
@@ -234,9 +289,10 @@ class VectorTiles:
     def __init__(self, store: Store, cache_bytes: int = 256 * 2**20) -> None:
         self.store = store
         self.cache = TileCache(cache_bytes) if cache_bytes > 0 else None
-        self._tilesets: dict[str, Tileset] = {}  # WGS84 tilesets by layer id
-        self._tilesets_by_crs: dict[str, dict[str, Tileset]] = {"WGS84": self._tilesets,
-                                                                 "GCJ-02": {}}
+        self._tilesets: dict[str, Tileset] = {}  # WGS84 WebMercatorQuad tilesets by layer id
+        # by (CRS drawn, grid id), then layer id
+        self._tilesets_by_crs: dict[tuple[str, str], dict[str, Tileset]] = {
+            ("WGS84", WEB_MERCATOR.id): self._tilesets}
         self._etags: dict[tuple, str] = {}
         self._seen: dict[str, tuple[str, float]] = {}  # layer -> (version, when read)
         self._lock = threading.Lock()
@@ -250,13 +306,22 @@ class VectorTiles:
             seen = self._seen[layer_id] = (self.store.version(layer_id), now)
         return seen[0]
 
-    def tileset(self, layer_id: str, crs: str = "WGS84") -> Tileset:
+    def tileset(self, layer_id: str, crs: str = "WGS84", grid: str = WEB_MERCATOR.id) -> Tileset:
         """The layer's tileset at its current version (rebuilt, and its tiles dropped, on
-        change); one per CRS the tiles are drawn in (WGS84, GCJ-02), each keyed by version."""
-        return self._tileset(layer_id, self.store.version(layer_id), crs)
+        change); one per CRS the tiles are drawn in (WGS84, GCJ-02) and tile grid, each keyed
+        by version."""
+        return self._tileset(layer_id, self.store.version(layer_id), crs, grid)
 
-    def _tileset(self, layer_id: str, version: str, crs: str = "WGS84") -> Tileset:
-        sets = self._tilesets_by_crs[crs]
+    def _sets(self, crs: str, grid: str) -> dict[str, Tileset]:
+        sets = self._tilesets_by_crs.get((crs, grid))
+        if sets is None:
+            grid_of(grid)  # 404 for an unknown grid before anything is kept
+            sets = self._tilesets_by_crs.setdefault((crs, grid), {})
+        return sets
+
+    def _tileset(self, layer_id: str, version: str, crs: str = "WGS84",
+                 grid: str = WEB_MERCATOR.id) -> Tileset:
+        sets = self._sets(crs, grid)
         current = sets.get(layer_id)
         if current is not None and current.version == version:
             return current
@@ -264,7 +329,7 @@ class VectorTiles:
             current = sets.get(layer_id)
             latest = self.store.version(layer_id)
             if current is None or current.version != latest:
-                current = Tileset.from_store(self.store, layer_id, crs=crs)
+                current = Tileset.from_store(self.store, layer_id, crs=crs, grid=grid_of(grid))
                 if self.cache is not None:
                     self.cache.drop_layer(layer_id, keep_version=current.version)
                 sets[layer_id] = current
@@ -272,24 +337,28 @@ class VectorTiles:
 
     def key(self, layer_ids: Sequence[str], z: int, x: int, y: int,
             properties: Sequence[str] | None, buffer: int, build: bool = True,
-            crs: str = "WGS84") -> tuple | None:
+            crs: str = "WGS84", grid: str = WEB_MERCATOR.id) -> tuple | None:
         """The cache key of a request: layer versions first, so a change makes new keys;
-        the CRS last (a GCJ-02 tile is another tile).
+        the CRS and the grid last (a GCJ-02 tile, or a CGCS2000Quad one, is another tile).
+        x and y are the tile's column and row in the grid.
 
         With `build=False`, None when a tileset would first have to be (re)built.
         """
-        check_tile(z, x, y)
+        if grid == WEB_MERCATOR.id:
+            check_tile(z, x, y)
+        else:
+            grid_of(grid).check_tile(z, x, y)
         check_buffer(buffer)
         if crs not in TILE_CRS:
             raise UnknownChoice("crs", crs, TILE_CRS)
         sets = []
         for layer_id in layer_ids:
             version = self.store.version(layer_id)
-            current = self._tilesets_by_crs[crs].get(layer_id)
+            current = self._sets(crs, grid).get(layer_id)
             if current is None or current.version != version:
                 if not build:
                     return None
-                current = self._tileset(layer_id, version, crs)
+                current = self._tileset(layer_id, version, crs, grid)
             sets.append(current)
         if properties is not None:
             known = set().union(*(s.fields for s in sets))
@@ -297,7 +366,8 @@ class VectorTiles:
             if unknown:
                 raise UnknownFields(unknown, sorted(known))
             properties = tuple(properties)
-        return (tuple((s.layer.id, s.version) for s in sets), z, x, y, properties, buffer, crs)
+        return (tuple((s.layer.id, s.version) for s in sets), z, x, y, properties, buffer, crs,
+                grid)
 
     def etag_of(self, key: tuple) -> str:
         """The tile is a pure function of its key, so its ETag needs no rendering (fast 304s)."""
@@ -311,9 +381,10 @@ class VectorTiles:
 
     def tile(self, layer_ids: Sequence[str], z: int, x: int, y: int,
              properties: Sequence[str] | None = None, buffer: int = DEFAULT_BUFFER,
-             crs: str = "WGS84") -> Tile:
-        """Tile z/x/y of the layers (in that order); cached by layer versions and request."""
-        key = self.key(layer_ids, z, x, y, properties, buffer, crs=crs)
+             crs: str = "WGS84", grid: str = WEB_MERCATOR.id) -> Tile:
+        """Tile z/x/y (column x, row y) of the layers (in that order) in a grid; cached by
+        layer versions and request."""
+        key = self.key(layer_ids, z, x, y, properties, buffer, crs=crs, grid=grid)
         return Tile(self.fetch(key), self.etag_of(key))
 
     def fetch(self, key: tuple) -> bytes:
@@ -338,7 +409,7 @@ class VectorTiles:
                 log.exception("could not prebuild tiles of %s", layer.id)
 
     def render(self, key: tuple) -> bytes:
-        versions, z, x, y, properties, buffer, crs = key
-        parts = [self.tileset(layer_id, crs).cut(z, x, y, properties, buffer)
-                 for layer_id, _ in versions]
+        versions, z, x, y, properties, buffer, crs, grid = key
+        parts = [part for layer_id, _ in versions
+                 for part in self.tileset(layer_id, crs, grid).parts(z, x, y, properties, buffer)]
         return mvt.encode(parts)

@@ -111,6 +111,36 @@ def test_a_write_that_fails_midway_leaves_the_previous_layer_intact(
         assert list(store.path.parent.iterdir()) == [store.path]  # no temp file left behind
 
 
+def test_several_layers_written_together_move_together(open_store, monkeypatch) -> None:
+    """`put_many` (a project snapshot's history + latest + areas): a fault while writing the
+    second layer leaves the first one unchanged as well; without a fault both change."""
+    store = open_store()
+    store.put_many([(_layer("sites"), _frame(["甲"])), (_layer("others"), _frame(["乙"]))])
+    before = (_state(open_store()), open_store().version("others"))
+    real = {"layers.store": __import__("layers.store", fromlist=["_write_meta"])._write_meta,
+            "layers.postgis_store": __import__("layers.postgis_store",
+                                               fromlist=["_write_meta"])._write_meta}
+    for module, write_meta in real.items():
+        calls = []
+
+        def second_fails(*args: object, _write=write_meta, _calls=calls) -> None:
+            _calls.append(1)
+            if len(_calls) == 2:
+                raise OSError("disk full")
+            _write(*args)
+
+        monkeypatch.setattr(f"{module}._write_meta", second_fails)
+    with pytest.raises(OSError):
+        store.put_many([(_layer("sites"), _frame(["丙", "丁"])),
+                        (_layer("others"), _frame(["戊"]))])
+    assert (_state(open_store()), open_store().version("others")) == before
+    monkeypatch.undo()
+    store.put_many([(_layer("sites"), _frame(["丙", "丁"])), (_layer("others"), _frame(["戊"]))])
+    fresh = open_store()
+    assert fresh.frame("sites")["name"].tolist() == ["丙", "丁"]
+    assert fresh.frame("others")["name"].tolist() == ["戊"]
+
+
 def test_bbox_and_filters_and_paging(open_store) -> None:
     store = open_store()
     store.put(_layer(), _frame(["a", "b", "c", "d"]))

@@ -24,6 +24,7 @@ from geo.vector_io import FORMATS
 from geo.crs import CRS84, SUPPORTED, CrsChoice, from_wgs84
 from layers.choropleth import CHOROPLETH_PARAMS, JOINED_FIELDS, choropleth, spec_from_params
 from layers.model import Layer
+from layers.ogc_tiles import CONFORMANCE as OGC_TILES_CONFORMANCE, REL as OGC_REL
 from layers.store import LayerSummary, Store
 
 router = APIRouter()
@@ -34,6 +35,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    *OGC_TILES_CONFORMANCE,  # layers/ogc_tiles.py (api/routers/ogc_tiles.py)
 ]
 GEOJSON = "application/geo+json"
 
@@ -63,6 +65,10 @@ def landing(request: Request) -> dict[str, Any]:
              "title": "Conformance classes"},
             {"href": f"{base}/collections", "rel": "data", "type": "application/json",
              "title": "Collections"},
+            {"href": f"{base}/tileMatrixSets", "rel": OGC_REL + "tiling-schemes",
+             "type": "application/json", "title": "Tile matrix sets 切片方案"},
+            {"href": f"{base}/tiles", "rel": OGC_REL + "tilesets-vector",
+             "type": "application/json", "title": "Map vector tiles 底图矢量瓦片"},
         ],
     }
 
@@ -106,6 +112,11 @@ def collection_doc(request: Request, store: Store, layer: Layer) -> dict[str, An
     for fmt, media in DOWNLOAD_TYPES.items():
         links.append({"href": f"{base}/download?format={fmt}", "rel": "enclosure",
                       "type": media, "title": f"Download {fmt}"})
+    if layer.geometry_type != "None":  # vector tiles and styles (api/routers/ogc_tiles.py)
+        links += [{"href": f"{base}/tiles", "rel": OGC_REL + "tilesets-vector",
+                   "type": "application/json", "title": f"{layer.title} vector tiles"},
+                  {"href": f"{base}/styles", "rel": OGC_REL + "styles",
+                   "type": "application/json", "title": f"{layer.title} styles"}]
     doc = {
         "id": layer.id,
         "title": layer.title,

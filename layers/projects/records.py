@@ -151,15 +151,15 @@ def save(store: Store, result: ImportResult) -> None:
             if len(old) else new[COLUMNS + ["geometry"]].reset_index(drop=True)
         # statuses of every row under the default thresholds (per-request ones recompute)
         merged = with_status(merged, Thresholds())
-        history = _frame(merged, COLUMNS)
-        store.put(history_layer, history)
         latest = as_of_rows(merged)
-        store.put(latest_layer, _frame(latest, [c for c in COLUMNS if c != "snapshot_key"]))
+        writes = [(history_layer, _frame(merged, COLUMNS)),
+                  (latest_layer, _frame(latest, [c for c in COLUMNS if c != "snapshot_key"]))]
         areas = _areas(store, result, latest)
         if areas is not None:
-            store.put(areas_layer, areas)
-        result.saved = [history_layer.id, latest_layer.id] + ([areas_layer.id] if areas
-                                                              is not None else [])
+            writes.append((areas_layer, areas))
+        # one atomic write: history, latest and areas never disagree after a crash
+        store.put_many(writes)
+        result.saved = [layer.id for layer, _ in writes]
 
 
 def _areas(store: Store, result: ImportResult, latest: pd.DataFrame) -> gpd.GeoDataFrame | None:

@@ -12,6 +12,7 @@ from branca.element import Element, MacroElement
 from folium.template import Template
 
 from maps.elements.assets import MAP_CSS, StaticAssets, static_url_of
+from maps.elements.fragment import TEMPLATES
 
 ECHARTS_JS = ("echarts", "vendor/echarts/echarts.min.js")
 CHARTS_JS = ("atlas_charts", "js/charts.js")
@@ -78,17 +79,14 @@ class ChartPanel(StaticAssets, MacroElement):
         self._name = "ChartPanel"
         self.html = html
         self.width = width
+        self.static_base = ""
 
     @property
     def panel_id(self) -> str:
         return f"panel_{self.get_name()}"
 
     def render(self, **kwargs) -> None:
-        figure = self.get_root()
-        base = static_url_of(self)
-        figure.html.add_child(Element(
-            f'<aside id="{self.panel_id}" class="atlas-panel" style="position:absolute;top:0;'
-            f'right:0;width:{self.width};height:100%;overflow:auto;box-sizing:border-box;'
-            f'padding:8px 12px;background:#fff;border-left:1px solid #ccc" '
-            f'data-static="{base}">{self.html}</aside>'), name=self.panel_id)
+        self.static_base = static_url_of(self)
+        html = TEMPLATES.get_template("chart_panel.html").render(this=self)
+        self.get_root().html.add_child(Element(html), name=self.panel_id)
         super().render(**kwargs)
