@@ -38,6 +38,7 @@ from psycopg_pool import ConnectionPool
 
 from geo.errors import InvalidData
 from geo.period import Period
+from layers import filtering, postgis_filter
 from layers.model import Layer
 from layers.store import Bbox, GeoJSONPage, Store, check_frame
 
@@ -306,16 +307,20 @@ class PostGISStore(Store):
 
     def features_geojson(self, layer_id: str, bbox: Bbox | None, filters: dict[str, str],
                          limit: int, offset: int, properties: list[str],
-                         precision: int = 7, period: Period | None = None) -> GeoJSONPage | None:
+                         precision: int = 7, where: filtering.Node | None = None,
+                         sortby: tuple[filtering.SortKey, ...] = (),
+                         period: Period | None = None) -> GeoJSONPage | None:
         """A page of features as GeoJSON text, selected, paged and encoded by PostGIS
         (ST_AsGeoJSON): for a page of Zhejiang's counties ~3× faster than encoding in Python.
 
         Same selection as `features()`: bbox by exact intersection, filters by text equality
-        (NULL as ""), `period` on the layer's date text, insertion order. None when the query
-        cannot be pushed down (a filter or date on a non-text column, or too many properties
-        for one json_build_object).
+        (NULL as ""), the CQL2 condition `where` as SQL with bound parameters
+        (layers/postgis_filter.py), `period` on the layer's date text, ordered by `sortby`
+        then insertion order. None when the query cannot be pushed down (a filter or date on
+        a non-text column, or too many properties for one json_build_object).
         """
         layer = self.layer(layer_id)
+        condition = where  # `where` below is the list of SQL conditions
         dated = period is not None and bool(layer.time_field)
         _, version, table_name = self._meta()[layer_id]
         table = sql.Identifier(FEATURES_SCHEMA, table_name)
@@ -348,20 +353,26 @@ class PostGISStore(Store):
                     if bound is not None:
                         where.append(sql.SQL("{} {} %s").format(day, sql.SQL(op)))
                         params.append(bound)
+            if condition is not None:
+                clause, values = postgis_filter.where(condition)
+                where.append(clause)
+                params += values
+            order = sql.SQL(", ").join([*postgis_filter.order_by(sortby, "page"),
+                                        sql.SQL("page._fid")])
             pairs = [sql.SQL("{}, {}").format(sql.Literal(p), sql.Identifier("page", p))
                      for p in properties]
             geometry = (sql.SQL("ST_AsGeoJSON(page.geom, {})::json").format(
                 sql.Literal(precision)) if "geom" in types else sql.SQL("NULL::json"))
             query = sql.SQL(
                 "WITH hits AS (SELECT * FROM {table} WHERE {where}), "
-                "page AS (SELECT * FROM hits ORDER BY _fid LIMIT %s OFFSET %s) "
+                "page AS (SELECT * FROM hits AS page ORDER BY {order} LIMIT %s OFFSET %s) "
                 "SELECT (SELECT count(*) FROM hits), (SELECT count(*) FROM page), "
                 "(SELECT COALESCE(json_agg(json_build_object('type', 'Feature', "
                 "'id', page.{id}::text, 'geometry', {geometry}, "
-                "'properties', json_build_object({pairs})) ORDER BY page._fid), '[]'::json)::text "
+                "'properties', json_build_object({pairs})) ORDER BY {order}), '[]'::json)::text "
                 "FROM page)").format(table=table, where=sql.SQL(" AND ").join(where),
                                      id=sql.Identifier(layer.id_field), geometry=geometry,
-                                     pairs=sql.SQL(", ").join(pairs))
+                                     pairs=sql.SQL(", ").join(pairs), order=order)
             matched, returned, text = conn.execute(query, [*params, limit, offset]).fetchone()
         return GeoJSONPage(text, int(matched), int(returned))
 

@@ -25,6 +25,7 @@ import shapely
 from geo import durable
 from geo.errors import InvalidData, UnknownCollection, UnknownFeature
 from geo.period import Period
+from layers import filtering
 from layers.model import Layer
 
 if TYPE_CHECKING:
@@ -146,13 +147,18 @@ class Store(ABC):
         filters: dict[str, str] | None = None,
         limit: int | None = None,
         offset: int = 0,
+        where: filtering.Node | None = None,
+        sortby: tuple[filtering.SortKey, ...] = (),
         period: Period | None = None,
     ) -> FeaturePage:
-        """Features intersecting `bbox` (WGS84) whose attributes equal `filters` and whose date
-        (the layer's `time_field`) falls in `period`, paged. A layer without time ignores
-        `period`, as OGC API `datetime` asks."""
+        """Features intersecting `bbox` (WGS84) whose attributes equal `filters`, that meet
+        the CQL2 condition `where` and whose date (the layer's `time_field`) falls in `period`,
+        ordered by `sortby` (else stored order), paged. A layer without time ignores `period`,
+        as OGC API `datetime` asks."""
         frame = self.frame(layer_id)
         mask = np.ones(len(frame), dtype=bool)
+        if where is not None:
+            mask &= filtering.mask(frame, where)
         for name, wanted in (filters or {}).items():
             mask &= frame[name].astype("string").fillna("").to_numpy() == wanted
         time_field = self.layer(layer_id).time_field
@@ -163,9 +169,13 @@ class Store(ABC):
             in_box = np.zeros(len(frame), dtype=bool)
             in_box[hits] = True
             mask &= in_box
-        matched = frame[mask]
+        matched = filtering.sort(frame[mask], sortby)
         end = None if limit is None else offset + limit
         return FeaturePage(matched.iloc[offset:end], int(mask.sum()))
+
+    def queryables(self, layer_id: str) -> dict[str, filtering.Queryable]:
+        """The names (and types) a filter or sort key may use on this layer."""
+        return filtering.queryables(self.layer(layer_id), self.frame(layer_id))
 
     def feature(self, layer_id: str, fid: str) -> gpd.GeoDataFrame:
         """One feature (as a one-row frame) by its id."""
@@ -183,7 +193,9 @@ class Store(ABC):
 
     def features_geojson(self, layer_id: str, bbox: Bbox | None, filters: dict[str, str],
                          limit: int, offset: int, properties: list[str],
-                         precision: int = 7, period: Period | None = None) -> GeoJSONPage | None:
+                         precision: int = 7, where: filtering.Node | None = None,
+                         sortby: tuple[filtering.SortKey, ...] = (),
+                         period: Period | None = None) -> GeoJSONPage | None:
         """A page of WGS84 features already encoded as GeoJSON text by the backend, or None
         when the caller should encode `features()` itself (the default)."""
         return None

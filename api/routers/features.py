@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import settings_of, store_of
+from api.filters import FILTER_PARAMS, filter_and_sort
 from api.negotiation import wants_html
 from api.pages import render_page
 from api.query import ITEMS_PARAMS, ItemsQuery, parse_int
@@ -35,6 +36,20 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    # Part 3 and CQL2: only the classes tests/test_filtering.py proves on both stores (no
+    # temporal-functions: only T_AFTER/T_BEFORE/T_INTERSECTS/T_EQUALS/T_DISJOINT exist)
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
     *OGC_TILES_CONFORMANCE,  # layers/ogc_tiles.py (api/routers/ogc_tiles.py)
 ]
 GEOJSON = "application/geo+json"
@@ -108,6 +123,8 @@ def collection_doc(request: Request, store: Store, layer: Layer) -> dict[str, An
          "title": f"{layer.title} (HTML)"},
         {"href": f"{base}/schema", "rel": "describedby", "type": "application/schema+json",
          "title": f"{layer.title} (JSON Schema)"},
+        {"href": f"{base}/queryables", "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+         "type": "application/schema+json", "title": "Queryables"},
     ]
     for fmt, media in DOWNLOAD_TYPES.items():
         links.append({"href": f"{base}/download?format={fmt}", "rel": "enclosure",
@@ -250,16 +267,19 @@ def items(request: Request, collection_id: str) -> Response:
     spec = spec_from_params(request.query_params)  # ?indicator=…&year=… joins an indicator
     query = ItemsQuery.parse(request.query_params, layer, settings.default_limit,
                              settings.max_limit,
-                             allow=ITEMS_PARAMS + (CHOROPLETH_PARAMS if spec else ()))
+                             allow=ITEMS_PARAMS + FILTER_PARAMS
+                             + (CHOROPLETH_PARAMS if spec else ()))
+    where, sortby = filter_and_sort(request.query_params, store, layer)  # Part 3
     if spec is None and query.crs is CRS84 and not wants_html(request):
         # a backend that encodes the page itself (PostGIS) answers; else None
         found = store.features_geojson(layer.id, query.bbox_wgs84, query.filters or {},
                                        query.limit, query.offset, query.properties_of(layer),
-                                       period=query.period)
+                                       where=where, sortby=sortby, period=query.period)
         if found is not None:
             return _encoded_items(request, layer, query, found)
     page = store.features(layer.id, bbox=query.bbox_wgs84, filters=query.filters,
-                          limit=query.limit, offset=query.offset, period=query.period)
+                          limit=query.limit, offset=query.offset, where=where, sortby=sortby,
+                          period=query.period)
     frame, properties = page.features, query.properties_of(layer)
     if spec is not None:
         frame = choropleth(store, layer.id, spec).frame.loc[frame.index]
