@@ -64,6 +64,17 @@ def items_parameters(settings: Settings) -> dict[str, dict[str, Any]]:
                           {"type": "string"}),
         "properties": query("properties", "只返回这些属性 Comma-separated attributes to return",
                             {"type": "array", "items": {"type": "string"}}),
+        # Part 3 (api/filters.py): names are checked against /collections/{id}/queryables
+        "filter": query("filter", "筛选 A CQL2 filter on the queryables, e.g. "
+                        "name LIKE '安吉%'", {"type": "string"}),
+        "filter-lang": query("filter-lang", "筛选语言 Language of filter",
+                             {"type": "string", "enum": ["cql2-text", "cql2-json"],
+                              "default": "cql2-text"}),
+        "filter-crs": query("filter-crs", "filter 中几何的坐标系 CRS of filter geometries",
+                            {"type": "string", "format": "uri", "enum": crs_uris,
+                             "default": crs_uris[0]}),
+        "sortby": query("sortby", "排序 Sort keys: name, +name or -name, comma-separated",
+                        {"type": "array", "items": {"type": "string"}}),
     }
 
 

@@ -85,11 +85,11 @@ class ItemsQuery:
 
     def url(self, base: str, offset: int, **override: str) -> str:
         """This query's URL at another offset (for next/prev links)."""
-        params = [(k, v) for k, v in self.raw if k not in ("offset", *override)]
+        # the limit in force (a capped one too), not the one asked for
+        params = [(k, v) for k, v in self.raw if k not in ("offset", "limit", *override)]
         params += [("offset", str(offset))] if offset else []
         params += list(override.items())
-        if not any(k == "limit" for k, _ in params):
-            params.append(("limit", str(self.limit)))
+        params.append(("limit", str(self.limit)))
         return f"{base}?{urlencode(params)}" if params else base
 
 

@@ -36,7 +36,7 @@ class Period:
     def matches(self, values: np.ndarray) -> np.ndarray:
         """Which of `values` (ISO date or date-time text; None/"" for undated) fall in the
         period. Undated values never match: they have no time to compare."""
-        text = np.array(["" if v is None else str(v)[:10] for v in values], dtype=object)
+        text = np.array([iso_day(v) for v in values], dtype=object)
         start, end = self.bounds
         mask = text != ""
         if start is not None:
@@ -44,6 +44,16 @@ class Period:
         if end is not None:
             mask &= text <= end
         return mask.astype(bool)
+
+
+def iso_day(value: object) -> str:
+    """`YYYY-MM-DD` of ISO text or a date/datetime/Timestamp; "" for anything else (None,
+    NaN: undated)."""
+    if isinstance(value, str):
+        return value[:10]
+    if isinstance(value, (date, datetime)):  # pandas Timestamps are datetimes
+        return value.isoformat()[:10]
+    return ""
 
 
 def parse_period(text: str) -> Period:

@@ -24,7 +24,7 @@ import shapely
 
 from geo import durable
 from geo.errors import InvalidData, UnknownCollection, UnknownFeature
-from geo.period import Period
+from geo.period import Period, iso_day
 from layers import filtering
 from layers.model import Layer
 
@@ -134,7 +134,7 @@ class Store(ABC):
                 bbox = tuple(float(v) for v in geoms.total_bounds)
         dates = None
         if layer.time_field and layer.time_field in frame.columns:
-            days = sorted(str(v)[:10] for v in frame[layer.time_field].dropna() if str(v))
+            days = sorted(d for d in map(iso_day, frame[layer.time_field]) if d)
             dates = (days[0], days[-1]) if days else None
         summary = LayerSummary(len(frame), bbox, dates)
         self._summaries[layer_id] = (version, summary)

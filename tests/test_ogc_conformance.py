@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from openapi_spec_validator import validate as validate_openapi
 
 from api.app import create_app
+from api.filters import FILTER_PARAMS
 from api.query import ITEMS_PARAMS
 from api.settings import Settings
 from layers.model import Layer, Provenance
@@ -128,7 +129,8 @@ def test_openapi_declares_every_items_parameter_with_its_limits(client: TestClie
     settings = client.app.state.settings
     for path in ("/collections/{collection_id}/items", "/collections/villages/items"):
         params = _parameters(doc, path)
-        assert set(ITEMS_PARAMS) <= set(params), set(ITEMS_PARAMS) - set(params)
+        declared = set(ITEMS_PARAMS + FILTER_PARAMS)
+        assert declared <= set(params), declared - set(params)
         limit = params["limit"]["schema"]
         assert (limit["type"], limit["minimum"], limit["maximum"], limit["default"]) == (
             "integer", 1, settings.max_limit, settings.default_limit)

@@ -24,6 +24,7 @@ from geo.errors import InvalidParameter
 from geo.vector_io import FORMATS
 from geo.crs import CRS84, SUPPORTED, CrsChoice, from_wgs84
 from layers.choropleth import CHOROPLETH_PARAMS, JOINED_FIELDS, choropleth, spec_from_params
+from layers.feature_schema import feature_schema
 from layers.model import Layer
 from layers.ogc_tiles import CONFORMANCE as OGC_TILES_CONFORMANCE, REL as OGC_REL
 from layers.store import LayerSummary, Store
@@ -117,7 +118,8 @@ def collection_doc(request: Request, store: Store, layer: Layer) -> dict[str, An
     summary = store.summary(layer.id)  # computed once per layer version
     links = [
         {"href": base, "rel": "self", "type": "application/json", "title": layer.title},
-        {"href": f"{base}/items?f=json", "rel": "items", "type": GEOJSON,
+        # no query string: GDAL looks this path up in /openapi.json for the limit maximum
+        {"href": f"{base}/items", "rel": "items", "type": GEOJSON,
          "title": f"{layer.title} (GeoJSON)"},
         {"href": f"{base}/items?f=html", "rel": "items", "type": "text/html",
          "title": f"{layer.title} (HTML)"},
@@ -203,6 +205,17 @@ def collections(request: Request) -> Response:
     if wants_html(request):
         return HTMLResponse(render_page("collections.html", request, body=body))
     return JSONResponse(body)
+
+
+@router.get("/collections/{collection_id}/schema")
+def schema(request: Request, collection_id: str) -> Response:
+    """The collection's feature schema (OGC API Features Part 5: properties with their types
+    and `x-ogc-role` id / primary-geometry / primary-instant)."""
+    store = store_of(request)
+    layer = store.layer(collection_id)
+    url = f"{_base(request)}/collections/{layer.id}/schema"
+    body = feature_schema(layer, store.queryables(layer.id), url)
+    return JSONResponse(body, media_type="application/schema+json")
 
 
 @router.get("/collections/{collection_id}")
