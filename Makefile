@@ -53,15 +53,19 @@ $(STORE): $(STAMP)
 # Debian packages the tests drive as real clients: GDAL's ogrinfo, Chromium, a CJK font
 # (so screenshots and printed maps show Chinese labels), poppler's pdftotext (reads printed
 # PDFs back) and PostgreSQL 15 + PostGIS 3 (the PostGIS store's
-# tests start their own throwaway cluster from these binaries).
+# tests start their own throwaway cluster from these binaries), and QGIS's Python bindings with
+# its data providers (tests/test_qgis_client.py runs QGIS headless as an OGC API client).
 system-deps:
 	@if ! command -v ogrinfo >/dev/null || ! test -x /usr/bin/chromium \
 			|| ! fc-list :lang=zh 2>/dev/null | grep -q . \
 			|| ! command -v pdftotext >/dev/null \
 			|| ! test -x /usr/lib/postgresql/15/bin/initdb \
-			|| ! test -f /usr/share/postgresql/15/extension/postgis.control; then \
+			|| ! test -f /usr/share/postgresql/15/extension/postgis.control \
+			|| ! test -f /usr/lib/qgis/plugins/libprovider_wfs.so \
+			|| ! /usr/bin/python3 -c 'import qgis.core' 2>/dev/null; then \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			gdal-bin chromium fonts-wqy-microhei poppler-utils postgresql-15-postgis-3; \
+			gdal-bin chromium fonts-wqy-microhei poppler-utils postgresql-15-postgis-3 \
+			python3-qgis qgis-providers; \
 	fi
 
 run: setup data

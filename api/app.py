@@ -15,6 +15,7 @@ from api.routers import (axes, catalogue, downloads, ecology, features, indicato
 from api.routers import dashboard, indices  # composite indices, 驾驶舱
 from api.routers import print as print_router
 from api.routers import compliance  # 合规性审查
+from api.routers import transactions  # OGC API Features Part 4 editing
 from api.routers import filtering  # OGC API Features Part 3: queryables
 from api.routers import ogc_tiles, styles  # OGC API Tiles, styles per collection
 from api.deps import Services
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return JSONResponse(features.landing(request))
 
     app.include_router(features.router)
+    app.include_router(transactions.router)
     app.include_router(filtering.router)
     app.include_router(catalogue.router)
     app.include_router(downloads.router)

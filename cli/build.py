@@ -8,6 +8,7 @@ import typer
 
 from cli.errors import bilingual_errors
 from cli.options import settings_from, where
+from cli.pyramids import save_pyramids
 
 
 @bilingual_errors
@@ -31,6 +32,10 @@ def build(
         from layers.projects import empty_project_layers
 
         built += empty_project_layers()  # no project data is public: empty until imported
+    from layers.editing import SKETCH_LAYER, sketch_layer
+
+    if SKETCH_LAYER not in {layer.id for layer in target.layers()}:
+        built.append(sketch_layer())  # planners' edits: created once, never rebuilt over
     for layer, frame in built:
         target.put(layer, frame)
         typer.echo(f"{layer.id:14s} {len(frame):6d} features  ({layer.title_zh})")
@@ -45,6 +50,7 @@ def build(
         meta = build_demo_raster(target, RasterCatalog(settings.raster_folder(target)))
         typer.echo(f"raster {meta.id} ({meta.title_zh})")
     _load_census(target)
+    save_pyramids(target, settings.pyramid_folder(target))
     typer.echo(f"written to {where(target)}")
 
 

@@ -167,3 +167,33 @@ class UnreadableUpload(InvalidData):
     """An upload with no readable geodata: non-geo files, truncated or inconsistent files."""
 
     code = "unreadable_upload"
+
+
+# --- editing (OGC API Features Part 4) ------------------------------------------------------
+
+class NotEditable(AtlasError):
+    """A write to a layer nobody may edit through the API (official boundaries, registries)."""
+
+    status = 403
+    code = "not_editable"
+
+
+class FeatureExists(AtlasError):
+    """A create whose feature id is already taken."""
+
+    status = 409
+    code = "feature_exists"
+
+
+class PreconditionFailed(AtlasError):
+    """An `If-Match` that no longer matches: someone changed the feature meanwhile."""
+
+    status = 412
+    code = "precondition_failed"
+
+
+class PreconditionRequired(AtlasError):
+    """A write without `If-Match`: edits must say which version they change."""
+
+    status = 428
+    code = "precondition_required"

@@ -70,6 +70,8 @@ def _paths(parts: np.ndarray, part_feature: np.ndarray, closed: bool, n_features
     if closed and len(lines):  # a collapsed exterior takes its holes with it
         exterior_ok = ok[exterior]
         ok &= exterior_ok[np.cumsum(exterior) - 1]
+    if not ok.any():  # every line or ring collapsed on the grid (e.g. a small polygon at z0)
+        return [[] for _ in range(n_features)]
     keep &= ok[point_line]
     xy, point_line = xy[keep], point_line[keep]
     line_feature = part_feature[line_part]

@@ -68,9 +68,14 @@ def _to_cog(plain: Path, path: Path, tmp: Path, resampling: str = "nearest") -> 
     durable.replace(cog, path)
 
 
+# The only format a raster import opens: a VRT or any other GDAL format saved as ".tif" could
+# name other files (/etc/passwd, /vsicurl/…) as its pixels, so it is refused, not read.
+IMPORT_DRIVER = "GTiff"
+
+
 def import_raster(source: Path, path: Path, crs: str = WORK_CRS,
                   resampling: str = "nearest") -> None:
-    """Reproject any GeoTIFF (or GDAL raster) to `crs` and write it to `path` as a COG.
+    """Reproject a GeoTIFF in any CRS to `crs` and write it to `path` as a COG (durably).
 
     Pixels are warped one block at a time through a WarpedVRT (bounded memory). A source
     without a nodata value gets one (NaN for floats, the type's maximum for integers) so that
@@ -83,7 +88,7 @@ def import_raster(source: Path, path: Path, crs: str = WORK_CRS,
 
 def _import(source: Path, path: Path, crs: str, resampling: str) -> None:
     try:
-        src = rasterio.open(source)
+        src = rasterio.open(source, driver=IMPORT_DRIVER)
     except RasterioIOError:
         raise UnreadableUpload("该文件不是可读取的栅格（GeoTIFF）。",
                                "The file is not a readable raster (GeoTIFF).") from None

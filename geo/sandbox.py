@@ -119,7 +119,7 @@ def run_limited(target: str, *args: Any, sandbox: Limits = Limits(), what: str =
             kind, value = parent.recv()
         except EOFError:  # the child died without answering (segfault, killed by a limit)
             process.join(5)
-            kind, value = "crash", f"exit code {process.exitcode}"
+            kind, value = "died", f"exit code {process.exitcode}"
     finally:
         parent.close()
         if process.is_alive():
@@ -129,12 +129,15 @@ def run_limited(target: str, *args: Any, sandbox: Limits = Limits(), what: str =
         return value
     if kind == "error":
         raise value
-    if kind == "memory" or process.exitcode == -signal.SIGKILL:
+    # How a child that died without answering died; one that answered may still have been
+    # killed above while it was closing, which says nothing.
+    died = kind == "died"
+    if kind == "memory" or (died and process.exitcode == -signal.SIGKILL):
         raise ParseTooLarge(
             f"解析“{what}”所需内存超过 {limits.memory_mb} MB 上限，已中止。",
             f"Reading '{what}' needed more than the {limits.memory_mb} MB memory limit and "
             "was stopped.", file=what)
-    if process.exitcode == -signal.SIGXCPU:
+    if died and process.exitcode == -signal.SIGXCPU:
         raise ParseTimeout(
             f"解析“{what}”的计算时间超过 {limits.cpu_s} 秒上限，已中止。",
             f"Reading '{what}' used more than {limits.cpu_s} s of CPU and was stopped.",

@@ -217,6 +217,46 @@ def _syntax_error(text: str, message: str) -> InvalidFilter:
                   f"(near '{near_en}').")
 
 
+MAX_LENGTH = 8_000  # characters: a long IN list fits; the parser is not fed megabytes
+MAX_DEPTH = 50  # nested brackets; the Rust parser crashes the process near 2,000
+MAX_NOTS = 200
+
+
+def _check_size(text: str) -> None:
+    """Refuse filters too long or too deeply nested for the parser, before it sees them."""
+    depth = deepest = 0
+    quote = ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote  # '' (an escaped ') re-opens at once
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    nots = len(re.findall(r"\bnot\b", text, flags=re.IGNORECASE))
+    if len(text) > MAX_LENGTH or deepest > MAX_DEPTH or nots > MAX_NOTS:
+        raise _too_big()
+
+
+def _too_big() -> InvalidFilter:
+    return _error(f"filter 过长或嵌套过深（上限 {MAX_LENGTH} 个字符、{MAX_DEPTH} 层括号、"
+                  f"{MAX_NOTS} 个 NOT）。",
+                  f"The filter is too long or too deeply nested (at most {MAX_LENGTH} "
+                  f"characters, {MAX_DEPTH} levels of brackets, {MAX_NOTS} NOTs).")
+
+
+def _depth(tree: Any) -> int:
+    """How deeply lists and objects nest in parsed JSON (json.loads bounds the recursion)."""
+    if isinstance(tree, dict):
+        return 1 + max((_depth(v) for v in tree.values()), default=0)
+    if isinstance(tree, list):
+        return 1 + max((_depth(v) for v in tree), default=0)
+    return 0
+
+
 def parse_filter(text: str, lang: str | None, crs: CrsChoice,
                  found: dict[str, Queryable]) -> Node:
     """A CQL2 filter (text or JSON) as a checked tree; geometry literals given in `crs`."""
@@ -227,12 +267,16 @@ def parse_filter(text: str, lang: str | None, crs: CrsChoice,
         raise UnknownChoice("filter-lang", lang, LANGUAGES)
     if not text.strip():
         raise _error("filter 为空。", "The filter is empty.")
+    if lang == "cql2-text" or len(text) > MAX_LENGTH:
+        _check_size(text)
     try:
         if lang == "cql2-json":
             try:
                 raw = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise _syntax_error(text, f"line {exc.lineno} column {exc.colno}") from None
+            if _depth(raw) > MAX_DEPTH:  # counted on the parsed tree: escapes cannot hide it
+                raise _too_big()
             tree = cql2.Expr(raw).to_json()
         else:
             tree = cql2.Expr(text).to_json()
@@ -481,13 +525,16 @@ def _eval(frame: gpd.GeoDataFrame, node: Node) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(invalid="ignore"):
             hit = _compare(left, node.op, right)
         return known & hit, known & ~hit
-    values, known = _values(frame, node.prop), ~_missing(frame, node.prop)
-    if isinstance(node, Like):
-        hit = pd.Series(values).str.fullmatch(_like_regex(node.pattern)).fillna(False)
-        hit = hit.to_numpy(dtype=bool)
+    known = ~_missing(frame, node.prop)
+    if isinstance(node, Like):  # on the stored text, dates included
+        values = frame[node.prop.name].astype("string")
+        hit = values.str.fullmatch(_like_regex(node.pattern)).fillna(False).to_numpy(dtype=bool)
     elif isinstance(node, In):
-        hit = pd.Series(values).isin(list(node.values)).to_numpy(dtype=bool)
+        wanted = [_datetime64(v) if isinstance(v, datetime) else v for v in node.values]
+        values = _values(frame, node.prop)
+        hit = pd.Series(values).isin(wanted).fillna(False).to_numpy(dtype=bool)
     elif isinstance(node, Between):
+        values = _values(frame, node.prop)
         hit = _compare(values, ">=", node.low) & _compare(values, "<=", node.high)
     else:
         raise TypeError(f"unknown filter node {node!r}")
@@ -510,20 +557,18 @@ def _values(frame: gpd.GeoDataFrame, prop: Queryable) -> np.ndarray:
         return stamps.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
     if prop.type == "boolean":
         return column.fillna(False).to_numpy(dtype=bool)
-    return column.astype(object).where(column.notna(), None).to_numpy()
+    return column.astype("string")  # pandas strings: vectorised, compared by code point
+
+
+def _datetime64(moment: datetime) -> np.datetime64:
+    return np.datetime64(moment.astimezone(timezone.utc).replace(tzinfo=None), "ns")
 
 
 def _compare(left: Any, op: str, right: Any) -> np.ndarray:
     if isinstance(right, datetime):
-        right = np.datetime64(right.astimezone(timezone.utc).replace(tzinfo=None), "ns")
-    if isinstance(left, np.ndarray) and left.dtype == object:
-        # text: compare element-wise, missing values are masked out by the caller
-        other = right if isinstance(right, np.ndarray) else np.full(len(left), right, dtype=object)
-        out = np.zeros(len(left), dtype=bool)
-        for i, (a, b) in enumerate(zip(left, other)):
-            if a is not None and b is not None:
-                out[i] = _OPS[op](a, b)
-        return out
+        right = _datetime64(right)
+    if isinstance(left, pd.Series):  # text; missing values (NA) are masked out by the caller
+        return _OPS[op](left, right).fillna(False).to_numpy(dtype=bool)
     if isinstance(left, np.ndarray) and np.issubdtype(left.dtype, np.datetime64):
         left = left.astype("datetime64[ns]")
     result = _OPS[op](left, right)
@@ -578,18 +623,20 @@ def parse_sortby(text: str, found: dict[str, Queryable]) -> tuple[SortKey, ...]:
     return tuple(keys)
 
 
-def sort(frame: gpd.GeoDataFrame, keys: tuple[SortKey, ...]) -> gpd.GeoDataFrame:
-    """The rows ordered by `keys` (missing values last in either direction), ties kept in
-    their stored order; text by code point, as PostgreSQL's "C" collation orders it."""
-    if not keys:
-        return frame
+def order(frame: gpd.GeoDataFrame, positions: np.ndarray,
+          keys: tuple[SortKey, ...]) -> np.ndarray:
+    """`positions` (rows of `frame`) ordered by `keys`, missing values last in either
+    direction, ties kept in stored order; text by code point, as PostgreSQL's "C" collation
+    orders it. Only the key columns of those rows are touched, never the geometries."""
+    if not keys or len(positions) < 2:
+        return positions
     columns = {}
     for i, key in enumerate(keys):
-        column = frame[key.prop.name].reset_index(drop=True)
+        column = frame[key.prop.name].iloc[positions].reset_index(drop=True)
         columns[f"k{i}"] = (pd.to_numeric(column, errors="coerce") if key.prop.is_numeric
                             else column.astype("string") if key.prop.type == "string"
                             else column)
     table = pd.DataFrame(columns)
-    order = table.sort_values(list(columns), ascending=[k.ascending for k in keys],
-                              kind="stable", na_position="last").index.to_numpy()
-    return frame.iloc[order]
+    ranked = table.sort_values(list(columns), ascending=[k.ascending for k in keys],
+                               kind="stable", na_position="last").index.to_numpy()
+    return positions[ranked]

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from geo.archive import UnpackLimits
 from geo.errors import QuotaExceeded
 from geo.sandbox import Limits, run_limited
 from geo.vector_read import read_folder
-from layers.store import Store
+from layers.editing import Target
+from layers.store import Store, find_layer
 from layers.tilesets import Tileset, cut_tile, store_tilesets
 from layers.uploads import Tokens, UploadRecord, build_report, huzhou_outline
 
@@ -45,9 +48,10 @@ class Uploads:
         self.limits = limits
         self.sandbox = sandbox  # None: read in this process (trusted files, e.g. benchmarks)
         self.quota = quota  # uploads one owner may keep
-        # An upload never changes once saved: its tilesets (projected, indexed) are built once
-        # and kept for the next tiles, a few uploads at a time.
-        self._tilesets: OrderedDict[str, list[Tileset]] = OrderedDict()
+        # An upload's tilesets (projected, indexed) are built once per version of its layers
+        # (its owner may edit them, layers/editing.py) and kept for the next tiles, a few
+        # uploads at a time.
+        self._tilesets: OrderedDict[str, tuple[tuple, list[Tileset]]] = OrderedDict()
         self._tiles_lock = threading.Lock()
 
     def owner(self, token: str | None) -> str | None:
@@ -57,17 +61,28 @@ class Uploads:
     def tile(self, upload_id: str, owner: str | None, z: int, x: int, y: int) -> bytes:
         """Tile z/x/y of all the upload's layers; only for its owner (UnknownUpload else)."""
         _, store = self.store.layers_store(upload_id, owner)  # the owner check, every time
+        versions = tuple(store.version(layer.id) for layer in store.layers())
         with self._tiles_lock:
-            sets = self._tilesets.get(upload_id)
+            cached = self._tilesets.get(upload_id)
+            sets = cached[1] if cached is not None and cached[0] == versions else None
             if sets is not None:
                 self._tilesets.move_to_end(upload_id)
         if sets is None:
             sets = store_tilesets(store)
             with self._tiles_lock:
-                self._tilesets[upload_id] = sets
+                self._tilesets[upload_id] = (versions, sets)
                 while len(self._tilesets) > 16:
                     self._tilesets.popitem(last=False)
         return cut_tile(sets, z, x, y)
+
+    @contextmanager
+    def editing(self, upload_id: str, owner: str | None, layer_id: str) -> Iterator[Target]:
+        """The upload layer `layer_id` to edit (owner only; UnknownUpload else), written back
+        when the block ends without error (layers/editing.py does the edits)."""
+        with self.store.editing(upload_id, owner) as (record, store):
+            # UnknownCollection unless it is one of the upload's layers (not its record)
+            layer = find_layer(record.layers, layer_id)
+            yield Target.of(store, layer)
 
     def delete(self, upload_id: str, owner: str | None) -> None:
         """Delete an upload (owner only) and forget its tiles."""

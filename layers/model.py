@@ -38,6 +38,9 @@ class Layer:
     # the field holding each feature's date (ISO `YYYY-MM-DD` text, UTC+8 calendar date),
     # which OGC API `datetime` selects on; "" for a layer without time
     time_field: str = ""
+    # 规划人员可编辑: planners with an API key may create/replace/update/delete its features
+    # (OGC API Features Part 4, layers/editing.py). Never the official boundaries or registries.
+    editable: bool = False
 
     @property
     def title(self) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 import shapely
 
 from geo.measure import HUZHOU_ZONE_EPSG, MU_PER_KM2, area_km2, length_km
+from geo.pieces import PairAreas, disjoint_pieces, pair_areas
 from layers.model import Layer
 from layers.store import Store
 
@@ -63,17 +64,16 @@ def overlay(store: Store, layers: list[tuple[Layer, gpd.GeoDataFrame]],
         geoms = frame.geometry.to_numpy()
         entry = {"layer": layer.id, "title": layer.title_zh,
                  "geometry_type": layer.geometry_type, "total": {}, "zones": {}}
-        # Dissolve once: overlapping upload polygons must not count the same ground twice,
-        # and the union is the costly step (seconds for tens of thousands of parcels).
-        points = layer.geometry_type.removeprefix("Multi") == "Point"
-        merged = None if points else shapely.union_all(geoms)
-        entry["total"] = _measure(geoms, merged, layer)
-        for zone in zones:
-            entry["zones"][zone.id] = _against(geoms, merged, layer, store.frame(zone.id))
-        entry["rasters"] = [_zonal(merged, layer, source) for source in rasters]
-        if by_feature and not points and layer.geometry_type in _POLYGONAL:
-            entry["features"] = {zone.id: _per_feature(frame, layer, store.frame(zone.id),
-                                                       by_feature) for zone in zones}
+        family = layer.geometry_type.removeprefix("Multi")
+        if family == "Polygon":
+            _polygon_overlay(entry, frame, layer, store, zones, rasters, by_feature)
+        else:
+            # Lines are dissolved so shared stretches count once; points are counted.
+            merged = None if family == "Point" else shapely.union_all(geoms)
+            entry["total"] = _measure(geoms, merged, layer)
+            for zone in zones:
+                entry["zones"][zone.id] = _against(geoms, merged, layer, store.frame(zone.id))
+            entry["rasters"] = [_zonal(layer, source) for source in rasters]
         out.append(entry)
     return {"area_crs": f"EPSG:{HUZHOU_ZONE_EPSG}", "layers": out,
             "zone_layers": [{"id": z.id, "title": z.title,
@@ -81,48 +81,100 @@ def overlay(store: Store, layers: list[tuple[Layer, gpd.GeoDataFrame]],
             "rasters": [source.meta.id for source in rasters], "not_used": skipped}
 
 
-def _zonal(merged, layer: Layer, source: RasterSource) -> dict:
-    """Zonal statistics of the dissolved upload over one raster (polygons only)."""
-    from geo.raster import zonal_stats
+def _polygon_overlay(entry: dict, frame: gpd.GeoDataFrame, layer: Layer, store: Store,
+                     zones: list[Layer], rasters, by_feature: int) -> None:
+    """Fill `entry` for a polygon layer: totals and zones over the dissolved upload (so
+    overlapping polygons do not count the same ground twice), rasters, per-feature rows.
+
+    The upload is dissolved into disjoint pieces (`geo.pieces`: only overlapping groups are
+    unioned), so the zone areas are sums over pieces and only pieces crossing a zone edge are
+    intersected — the figures of the union, without building the union."""
+    geoms = frame.geometry.to_numpy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    parcels = geoms[present]
+    parcel_km2 = area_km2(parcels, HUZHOU_ZONE_EPSG)
+    pieces = disjoint_pieces(parcels)
+    same = pieces is parcels  # nothing overlapped: the pieces are the parcels
+    piece_km2 = parcel_km2 if same else area_km2(pieces, HUZHOU_ZONE_EPSG)
+    total = float(piece_km2.sum())
+    entry["total"] = {"area_km2": round(total, 6), "area_mu": round(total * MU_PER_KM2, 2)}
+    ids = frame[layer.id_field].astype(str).to_numpy()[present]
+    features = {}
+    for zone in zones:
+        zone_frame = store.frame(zone.id)
+        zone_frame = zone_frame[~zone_frame.geometry.isna()]
+        zone_geoms = zone_frame.geometry.to_numpy()
+        codes = zone_frame.index.astype(str).to_numpy()
+        names = (zone_frame["name"].astype(str).to_numpy() if "name" in zone_frame.columns
+                 else np.full(len(zone_frame), "", dtype=object))
+        pairs = pair_areas(pieces, zone_geoms, HUZHOU_ZONE_EPSG, piece_km2)
+        per_zone = pairs.per_zone(len(zone_geoms))
+        rows = [{"code": codes[z], "name": names[z], "area_km2": round(float(per_zone[z]), 6),
+                 "area_mu": round(float(per_zone[z]) * MU_PER_KM2, 2),
+                 "share_of_upload": round(float(per_zone[z]) / (total or 1.0), 6)}
+                for z in np.flatnonzero(per_zone > 0)]
+        entry["zones"][zone.id] = sorted(rows, key=lambda r: -r["area_km2"])
+        if by_feature:
+            if not same:
+                pairs = pair_areas(parcels, zone_geoms, HUZHOU_ZONE_EPSG, parcel_km2)
+            features[zone.id] = _feature_rows(pairs, ids, codes, names, by_feature)
+    entry["rasters"] = [_zonal(layer, source, pieces) for source in rasters]
+    if by_feature:
+        entry["features"] = features
+
+
+def _feature_rows(pairs: PairAreas, ids: np.ndarray, codes: np.ndarray, names: np.ndarray,
+                  limit: int) -> dict:
+    """Each upload polygon's area in each zone (km², 亩), in upload order, first `limit` rows.
+
+    Per feature, so overlapping upload polygons each count their own ground here."""
+    order = np.lexsort((pairs.zone, pairs.geom))
+    shown = order[:limit]
+    rows = [{"feature": ids[f], "code": codes[z], "name": names[z],
+             "area_km2": round(float(a), 6), "area_mu": round(float(a) * MU_PER_KM2, 2)}
+            for f, z, a in zip(pairs.geom[shown], pairs.zone[shown], pairs.km2[shown])]
+    return {"rows": rows, "number_matched": len(order), "truncated": len(order) > limit}
+
+
+def _zonal(layer: Layer, source: RasterSource, pieces: np.ndarray | None = None) -> dict:
+    """Zonal statistics of the dissolved upload over one raster (polygons only): totals over
+    its disjoint pieces, which add up to the union's."""
+    from geo.raster import info, zonal_stats
 
     meta = source.meta
     head = {"raster": meta.id, "title": f"{meta.title_zh} {meta.title_en}", "unit": meta.unit,
             "illustrative": meta.illustrative, "note": meta.note}
-    if layer.geometry_type not in _POLYGONAL:
+    if layer.geometry_type not in _POLYGONAL or pieces is None:
         return {**head, "available": False, "reason": "zonal statistics need polygons"}
-    (result,) = zonal_stats(np.array([merged], dtype=object), source.path)
-    body = {**head, "available": True, "covered_ha": round(result.covered_ha, 4),
-            "mean": None if result.mean is None else round(result.mean, 6)}
+    # Pieces off the raster add nothing: only those meeting its footprint are measured.
+    west, south, east, north = info(source.path).bounds_wgs84
+    near = pieces[shapely.intersects(shapely.box(west - 0.01, south - 0.01, east + 0.01,
+                                                 north + 0.01), pieces)]
+    results = zonal_stats(near, source.path) if len(near) else []
+    covered = sum(r.covered_ha for r in results)
+    total = sum(r.total for r in results)
+    # every piece's mean is its total over its covered area; so is the union's
+    mean = total / covered if covered > 0 else None
+    body = {**head, "available": True, "covered_ha": round(covered, 4),
+            "mean": None if mean is None else round(mean, 6)}
     if meta.per_ha:  # a density per ha integrates to a total (e.g. t CO2e/yr)
-        body["total"] = round(result.total, 4)
+        body["total"] = round(total, 4)
         body["total_unit"] = meta.unit.replace("/ha", "")
     return body
 
 
 def _measure(geoms: np.ndarray, merged, layer: Layer) -> dict:
+    """Total length (km) of a line layer, or count of a point layer."""
     family = layer.geometry_type.removeprefix("Multi")
-    if family == "Polygon":
-        km2 = float(area_km2(np.array([merged]), HUZHOU_ZONE_EPSG)[0])
-        return {"area_km2": round(km2, 6), "area_mu": round(km2 * MU_PER_KM2, 2)}
     if family == "LineString":
         return {"length_km": round(float(length_km(geoms).sum()), 6)}
     return {"count": int(len(geoms))}
 
 
 def _against(geoms: np.ndarray, merged, layer: Layer, zones: gpd.GeoDataFrame) -> list[dict]:
-    """The zones an upload layer meets, with the area/length/count inside each."""
+    """The zones a line or point layer meets, with the length/count inside each."""
     family = layer.geometry_type.removeprefix("Multi")
     zones = zones[~zones.geometry.isna()]
-    if family == "Polygon":
-        hits = zones.sindex.query(merged, predicate="intersects")
-        parts = shapely.intersection(zones.geometry.to_numpy()[hits], merged)
-        km2 = area_km2(parts, HUZHOU_ZONE_EPSG)
-        total = float(area_km2(np.array([merged]), HUZHOU_ZONE_EPSG)[0]) or 1.0
-        rows = [{"code": str(zones.index[h]), "name": _name(zones, h),
-                 "area_km2": round(float(a), 6), "area_mu": round(float(a) * MU_PER_KM2, 2),
-                 "share_of_upload": round(float(a) / total, 6)}
-                for h, a in zip(hits, km2) if a > 0]
-        return sorted(rows, key=lambda r: -r["area_km2"])
     if family == "LineString":
         hits = zones.sindex.query(merged, predicate="intersects")
         parts = shapely.intersection(zones.geometry.to_numpy()[hits], merged)
@@ -135,26 +187,6 @@ def _against(geoms: np.ndarray, merged, layer: Layer, zones: gpd.GeoDataFrame) -
     rows = [{"code": str(zones.index[h]), "name": _name(zones, h), "count": int(counts[h])}
             for h in np.flatnonzero(counts)]
     return sorted(rows, key=lambda r: -r["count"])
-
-
-def _per_feature(frame: gpd.GeoDataFrame, layer: Layer, zones: gpd.GeoDataFrame,
-                 limit: int) -> dict:
-    """Each upload polygon's area in each zone (km², 亩), in upload order, first `limit` rows.
-
-    Per feature, so overlapping upload polygons each count their own ground here."""
-    zones = zones[~zones.geometry.isna()]
-    geoms = frame.geometry.to_numpy()
-    pairs = zones.sindex.query(geoms, predicate="intersects")
-    order = np.lexsort((pairs[1], pairs[0]))
-    feature_i, zone_i = pairs[0][order], pairs[1][order]
-    km2 = area_km2(shapely.intersection(geoms[feature_i], zones.geometry.to_numpy()[zone_i]),
-                   HUZHOU_ZONE_EPSG) if len(feature_i) else np.array([])
-    ids = frame[layer.id_field].astype(str).to_numpy()
-    rows = [{"feature": ids[f], "code": str(zones.index[z]), "name": _name(zones, z),
-             "area_km2": round(float(a), 6), "area_mu": round(float(a) * MU_PER_KM2, 2)}
-            for f, z, a in zip(feature_i, zone_i, km2) if a > 0]
-    return {"rows": rows[:limit], "number_matched": len(rows),
-            "truncated": len(rows) > limit}
 
 
 def _name(zones: gpd.GeoDataFrame, i: int) -> str:

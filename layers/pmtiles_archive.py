@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from pmtiles.reader import MmapSource, Reader
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
@@ -28,10 +27,9 @@ NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 def layers_bounds(tiles: VectorTiles, layer_ids: Sequence[str]) -> tuple[float, float, float, float]:
     """WGS84 (west, south, east, north) around the layers' features."""
-    for layer_id in layer_ids:
-        tiles.tileset(layer_id)  # refuses unknown layers and layers without geometry
-    boxes = [box for box in (tiles.store.frame(layer_id).total_bounds for layer_id in layer_ids)
-             if np.isfinite(box).all()]  # an empty layer has no bounds
+    # tileset() refuses unknown layers and layers without geometry; an empty one has no bounds
+    boxes = [box for box in (tiles.tileset(layer_id).bounds for layer_id in layer_ids)
+             if box is not None]
     if not boxes:
         return (-180.0, -MERCATOR_LAT, 180.0, MERCATOR_LAT)
     return (float(min(b[0] for b in boxes)), float(min(b[1] for b in boxes)),

@@ -61,9 +61,9 @@ def _sql(node: Node, params: list[Any], geom: str) -> sql.Composable:
             right = sql.SQL("%s")
         return sql.SQL("({} {} {})").format(left, sql.SQL(_OPERATORS[node.op]), right)
     column = _column(node.prop, geom)
-    if isinstance(node, Like):
+    if isinstance(node, Like):  # on the stored text, dates included
         params.append(node.pattern)
-        return sql.SQL("({} LIKE %s)").format(column)
+        return sql.SQL('({} COLLATE "C" LIKE %s)').format(sql.Identifier(node.prop.name))
     if isinstance(node, In):
         params.extend(node.values)
         marks = sql.SQL(", ").join(sql.SQL("%s") for _ in node.values)

@@ -27,7 +27,7 @@ import time
 from importlib import resources
 from pathlib import Path
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -40,7 +40,8 @@ from geo.errors import InvalidData
 from geo.period import Period
 from layers import filtering, postgis_filter
 from layers.model import Layer
-from layers.store import Bbox, GeoJSONPage, Store, check_frame
+from layers.store import (Bbox, FeatureChange, FeatureRow, GeoJSONPage, Store, check_frame,
+                          find_layer)
 
 if TYPE_CHECKING:
     from layers.uploads import UploadStore
@@ -243,6 +244,64 @@ class PostGISStore(Store):
                 _replace_table(conn, layer, load)
         self._meta_cache = None
 
+    # --- editing: one feature at a time (OGC API Features Part 4, layers/editing.py) -----
+
+    def change_feature(self, layer_id: str, fid: str,
+                       change: FeatureChange) -> FeatureRow | None:
+        """One transaction: lock the layer's row (edits of a layer queue; `put` waits), read
+        the feature, let `change` decide, write it, bump the version."""
+        layer = self.layer(layer_id)
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("LOCK TABLE gongfu.layers IN ROW EXCLUSIVE MODE")  # waits for put
+            found = conn.execute("SELECT table_name FROM gongfu.layers WHERE id = %s FOR UPDATE",
+                                 (layer_id,)).fetchone()
+            if found is None:  # removed meanwhile
+                find_layer([], layer_id)  # raises UnknownCollection
+            table = sql.Identifier(FEATURES_SCHEMA, found[0])
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(table))
+                columns = [d.name for d in cur.description if d.name not in ("_fid", "geom")]
+                geometric = any(d.name == "geom" for d in cur.description)
+            select = [sql.Identifier(c) for c in columns] + [sql.SQL("_fid")]
+            if geometric:
+                select.append(sql.SQL("ST_AsBinary(geom)"))
+            row = conn.execute(sql.SQL("SELECT {} FROM {} WHERE {}::text = %s").format(
+                sql.SQL(", ").join(select), table, sql.Identifier(layer.id_field)),
+                (fid,)).fetchone()
+            current = None
+            if row is not None:
+                geometry = shapely.from_wkb(bytes(row[-1])) if geometric and row[-1] else None
+                current = FeatureRow(dict(zip(columns, row[:len(columns)])), geometry)
+            new = change(current)
+            if new is None and current is None:
+                return None
+            if new is None:
+                conn.execute(sql.SQL("DELETE FROM {} WHERE _fid = %s").format(table),
+                             (row[len(columns)],))
+            else:
+                names = [sql.Identifier(c) for c in columns]
+                values = [new.properties.get(c) for c in columns]
+                placeholders = [sql.Placeholder()] * len(columns)
+                if geometric:
+                    names.append(sql.Identifier("geom"))
+                    values.append(None if new.geometry is None
+                                  else shapely.to_wkb(new.geometry, byte_order=1))
+                    placeholders.append(sql.SQL("ST_SetSRID(ST_GeomFromWKB(%s), 4326)"))
+                if current is None:
+                    conn.execute(sql.SQL(
+                        "INSERT INTO {t} (_fid, {names}) SELECT COALESCE(MAX(_fid), -1) + 1, "
+                        "{values} FROM {t}").format(t=table, names=sql.SQL(", ").join(names),
+                                                    values=sql.SQL(", ").join(placeholders)),
+                        values)
+                else:
+                    pairs = [sql.SQL("{} = {}").format(n, p) for n, p in zip(names, placeholders)]
+                    conn.execute(sql.SQL("UPDATE {} SET {} WHERE _fid = %s").format(
+                        table, sql.SQL(", ").join(pairs)), [*values, row[len(columns)]])
+            conn.execute("UPDATE gongfu.layers SET version = %s, updated_at = now() "
+                         "WHERE id = %s", (os.urandom(8).hex(), layer_id))
+        self._meta_cache = None
+        return new
+
     # --- reads --------------------------------------------------------------------------
 
     def _load(self, layer: Layer) -> gpd.GeoDataFrame:
@@ -316,8 +375,10 @@ class PostGISStore(Store):
         Same selection as `features()`: bbox by exact intersection, filters by text equality
         (NULL as ""), the CQL2 condition `where` as SQL with bound parameters
         (layers/postgis_filter.py), `period` on the layer's date text, ordered by `sortby`
-        then insertion order. None when the query cannot be pushed down (a filter or date on
-        a non-text column, or too many properties for one json_build_object).
+        then insertion order. The count is taken now; the features are read through a
+        server-side cursor as the page is consumed (`GeoJSONPage.features`), so memory holds a
+        batch of rows, not the page. None when the query cannot be pushed down (a filter or
+        date on a non-text column, or too many properties for one json_build_object).
         """
         layer = self.layer(layer_id)
         condition = where  # `where` below is the list of SQL conditions
@@ -357,24 +418,37 @@ class PostGISStore(Store):
                 clause, values = postgis_filter.where(condition)
                 where.append(clause)
                 params += values
-            order = sql.SQL(", ").join([*postgis_filter.order_by(sortby, "page"),
-                                        sql.SQL("page._fid")])
-            pairs = [sql.SQL("{}, {}").format(sql.Literal(p), sql.Identifier("page", p))
-                     for p in properties]
-            geometry = (sql.SQL("ST_AsGeoJSON(page.geom, {})::json").format(
-                sql.Literal(precision)) if "geom" in types else sql.SQL("NULL::json"))
-            query = sql.SQL(
-                "WITH hits AS (SELECT * FROM {table} WHERE {where}), "
-                "page AS (SELECT * FROM hits AS page ORDER BY {order} LIMIT %s OFFSET %s) "
-                "SELECT (SELECT count(*) FROM hits), (SELECT count(*) FROM page), "
-                "(SELECT COALESCE(json_agg(json_build_object('type', 'Feature', "
-                "'id', page.{id}::text, 'geometry', {geometry}, "
-                "'properties', json_build_object({pairs})) ORDER BY {order}), '[]'::json)::text "
-                "FROM page)").format(table=table, where=sql.SQL(" AND ").join(where),
-                                     id=sql.Identifier(layer.id_field), geometry=geometry,
-                                     pairs=sql.SQL(", ").join(pairs), order=order)
-            matched, returned, text = conn.execute(query, [*params, limit, offset]).fetchone()
-        return GeoJSONPage(text, int(matched), int(returned))
+            selection = sql.SQL(" AND ").join(where)
+            matched = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
+                table, selection), params).fetchone()[0]
+        order = sql.SQL(", ").join([*postgis_filter.order_by(sortby, "page"),
+                                    sql.SQL("page._fid")])
+        pairs = [sql.SQL("{}, {}").format(sql.Literal(p), sql.Identifier("page", p))
+                 for p in properties]
+        geometry = (sql.SQL("ST_AsGeoJSON(page.geom, {})::json").format(sql.Literal(precision))
+                    if "geom" in types else sql.SQL("NULL::json"))
+        query = sql.SQL(
+            "SELECT json_build_object('type', 'Feature', 'id', page.{id}::text, "
+            "'geometry', {geometry}, 'properties', json_build_object({pairs}))::text "
+            "FROM {table} AS page WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s").format(
+                table=table, where=selection, id=sql.Identifier(layer.id_field),
+                geometry=geometry, pairs=sql.SQL(", ").join(pairs), order=order)
+        returned = max(0, min(limit, int(matched) - offset))
+        chunks = self._cursor_chunks(query, [*params, limit, offset]) if returned else iter(())
+        return GeoJSONPage(chunks, int(matched), returned)
+
+    def _cursor_chunks(self, query: sql.Composable, params: list) -> Iterator[bytes]:
+        """The rows of `query` (one Feature text each) as comma-separated chunks, read through
+        a server-side cursor on a pooled connection held while it runs: a small first batch
+        so the first bytes leave at once, then 200 rows at a time."""
+        with self.pool.connection() as conn, conn.transaction():
+            with conn.cursor(name=f"items_{os.urandom(6).hex()}") as cur:
+                cur.execute(query, params)
+                batch, first = 20, True
+                while rows := cur.fetchmany(batch):
+                    text = ",".join(row[0] for row in rows)
+                    yield (text if first else "," + text).encode()
+                    batch, first = 200, False
 
     # --- SQL-side tiles (bench: compare with the in-memory tiles of layers/tilesets.py) --
 

@@ -14,7 +14,9 @@ import json
 import os
 import secrets
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from psycopg_pool import ConnectionPool
 
@@ -42,6 +44,13 @@ class PostGISUploadStore(UploadStore):
     def __init__(self, folder: Path, pool: ConnectionPool) -> None:
         super().__init__(folder)
         self.pool = pool
+        self._seen: dict[str, str] = {}  # upload id -> row version (xmin) of the local copy
+
+    def _row_version(self, upload_id: str) -> str | None:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT xmin::text FROM gongfu.uploads WHERE id = %s",
+                               (upload_id,)).fetchone()
+        return None if row is None else row[0]
 
     def save(self, owner: str, upload: Upload, report: dict, filename: str) -> UploadRecord:
         record = super().save(owner, upload, report, filename)  # the GeoPackage, locally
@@ -77,7 +86,9 @@ class PostGISUploadStore(UploadStore):
     def layers_store(self, upload_id: str, owner: str | None) -> tuple[UploadRecord, Store]:
         record = self.get(upload_id, owner)
         path = self._path(upload_id)
-        if not path.exists():  # first read in this process: a private local copy
+        version = self._row_version(upload_id)
+        # first read in this process, or edited (through any process) since: a fresh copy
+        if not path.exists() or self._seen.get(upload_id) != version:
             with self.pool.connection() as conn:
                 data = conn.execute("SELECT data FROM gongfu.uploads WHERE id = %s",
                                     (upload_id,)).fetchone()
@@ -91,7 +102,32 @@ class PostGISUploadStore(UploadStore):
                 durable.replace(tmp, path)
             finally:
                 Path(tmp).unlink(missing_ok=True)
+            self._seen[upload_id] = version
         return record, GeoPackageStore(path)
+
+    @contextmanager
+    def editing(self, upload_id: str, owner: str | None) -> Iterator[tuple[UploadRecord, Store]]:
+        """Edit a copy of the upload under its row lock; the database row takes the edited
+        GeoPackage in the same transaction (or nothing, on an error), then the local copy
+        follows. Other processes see the new row version and fetch a fresh copy."""
+        record = self.get(upload_id, owner)
+        tmp = durable.temp_path(self.folder, upload_id, ".gpkg")
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                data = conn.execute("SELECT data FROM gongfu.uploads WHERE id = %s FOR UPDATE",
+                                    (upload_id,)).fetchone()
+                if data is None:
+                    raise _unknown(upload_id)
+                tmp.write_bytes(data[0])
+                yield record, GeoPackageStore(tmp)
+                version = conn.execute(
+                    "UPDATE gongfu.uploads SET data = %s WHERE id = %s RETURNING xmin::text",
+                    (tmp.read_bytes(), upload_id)).fetchone()[0]
+            durable.replace(tmp, self._path(upload_id))
+            self._seen[upload_id] = version
+        finally:
+            tmp.unlink(missing_ok=True)
+            (self.folder / f".{tmp.name}.edit-lock").unlink(missing_ok=True)
 
     def list(self, owner: str) -> list[UploadRecord]:
         with self.pool.connection() as conn:

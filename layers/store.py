@@ -7,14 +7,17 @@ same verbs and can push queries down to SQL instead of filtering in memory.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -36,9 +39,11 @@ Bbox = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class GeoJSONPage:
-    """A page of features already encoded: `features` is the text of a GeoJSON array."""
+    """A page of features the backend encodes itself: `features` yields the page's GeoJSON
+    Feature texts, comma-separated, in UTF-8 chunks (the array's content without its
+    brackets), read from the backend as they are consumed."""
 
-    features: str
+    features: Iterable[bytes]
     number_matched: int
     number_returned: int
 
@@ -62,6 +67,41 @@ class FeaturePage:
     number_matched: int
 
 
+# --- editing: one feature as stored (OGC API Features Part 4, see layers/editing.py) ------
+
+@dataclass(frozen=True)
+class FeatureRow:
+    """One feature as stored: its attributes (the id field among them) and WGS84 geometry."""
+
+    properties: dict[str, object]
+    geometry: shapely.Geometry | None
+
+
+def plain(value: object) -> object:
+    """A stored value as plain Python (NaN/NA → None, numpy scalars → int/float/bool)."""
+    if value is None or (not isinstance(value, (str, bytes, list, dict)) and pd.isna(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def row_of(frame: gpd.GeoDataFrame, fid: str) -> FeatureRow | None:
+    """Feature `fid` of a store frame as a FeatureRow (None when there is none)."""
+    if fid not in frame.index:
+        return None
+    record = frame.loc[fid]
+    geometry_name = frame.geometry.name
+    properties = {c: plain(record[c]) for c in frame.columns if c != geometry_name}
+    geometry = record[geometry_name]
+    return FeatureRow(properties, None if geometry is None or (
+        not isinstance(geometry, shapely.Geometry) and pd.isna(geometry)) else geometry)
+
+
+# Given the current row (None: no such feature), the new one (None: delete it).
+FeatureChange = Callable[[FeatureRow | None], FeatureRow | None]
+
+
 class Store(ABC):
     """Layers in, features and metadata out. Geometries are WGS84 lon/lat.
 
@@ -73,6 +113,7 @@ class Store(ABC):
     def __init__(self) -> None:
         self._frames: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
         self._summaries: dict[str, tuple[str, LayerSummary]] = {}
+        self._queryables: dict[str, tuple[str, dict[str, filtering.Queryable]]] = {}
 
     def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
         """Replace (or add) a layer atomically: readers see the old or the new, never half."""
@@ -115,6 +156,11 @@ class Store(ABC):
         frame = self._load(layer)
         self._frames[layer_id] = (version, frame)
         return frame
+
+    def evict(self, layer_id: str) -> None:
+        """Forget a layer's features held in memory (read again when next asked for): tiles
+        mapped from a saved pyramid no longer need them."""
+        self._frames.pop(layer_id, None)
 
     def layer(self, layer_id: str) -> Layer:
         return find_layer(self.layers(), layer_id)
@@ -169,13 +215,20 @@ class Store(ABC):
             in_box = np.zeros(len(frame), dtype=bool)
             in_box[hits] = True
             mask &= in_box
-        matched = filtering.sort(frame[mask], sortby)
+        positions = filtering.order(frame, np.flatnonzero(mask), sortby)
         end = None if limit is None else offset + limit
-        return FeaturePage(matched.iloc[offset:end], int(mask.sum()))
+        return FeaturePage(frame.iloc[positions[offset:end]], len(positions))
 
     def queryables(self, layer_id: str) -> dict[str, filtering.Queryable]:
-        """The names (and types) a filter or sort key may use on this layer."""
-        return filtering.queryables(self.layer(layer_id), self.frame(layer_id))
+        """The names (and types) a filter or sort key may use on this layer (worked out once
+        per layer version: the date formats are read from the values)."""
+        version = self.version(layer_id)
+        cached = self._queryables.get(layer_id)
+        if cached and cached[0] == version:
+            return cached[1]
+        found = filtering.queryables(self.layer(layer_id), self.frame(layer_id))
+        self._queryables[layer_id] = (version, found)
+        return found
 
     def feature(self, layer_id: str, fid: str) -> gpd.GeoDataFrame:
         """One feature (as a one-row frame) by its id."""
@@ -199,6 +252,14 @@ class Store(ABC):
         """A page of WGS84 features already encoded as GeoJSON text by the backend, or None
         when the caller should encode `features()` itself (the default)."""
         return None
+
+    def change_feature(self, layer_id: str, fid: str,
+                       change: FeatureChange) -> FeatureRow | None:
+        """Change one feature atomically and durably, bumping the layer's version: `change`
+        is called with the current row, read under the store's write lock, and returns the
+        row to store (None deletes; raising leaves everything as it was). Returns the row
+        stored. Backends that can be written implement it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot change features")
 
     def upload_store(self, folder: Path) -> "UploadStore":
         """Where planners' private uploads live beside this store: one GeoPackage per upload
@@ -287,6 +348,33 @@ class GeoPackageStore(Store):
     def _load(self, layer: Layer) -> gpd.GeoDataFrame:
         return _read_layer(self.path, layer)
 
+    # --- editing: the layer rewritten whole under a file lock (layers are small; `put` is
+    # atomic and durable, and bumps the version) -------------------------------------------
+
+    @contextmanager
+    def _edit_lock(self) -> Iterator[None]:
+        """One editor at a time across threads and processes (flock on a sidecar file)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.parent / f".{self.path.name}.edit-lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def change_feature(self, layer_id: str, fid: str,
+                       change: FeatureChange) -> FeatureRow | None:
+        with self._edit_lock():
+            self._meta_cache = None  # another process may have written since
+            layer = self.layer(layer_id)
+            frame = self.frame(layer_id)
+            current = row_of(frame, fid)
+            new = change(current)
+            if new is None and current is None:
+                return None
+            self.put(layer, _with_row(frame, fid, new))
+            return new
+
     def _meta(self) -> dict[str, tuple[Layer, str]]:
         if not self.path.exists():
             return {}
@@ -306,6 +394,36 @@ class GeoPackageStore(Store):
             meta[layer.id] = (layer, version)
         self._meta_cache = (stamp, meta)
         return meta
+
+
+def _with_row(frame: gpd.GeoDataFrame, fid: str, row: FeatureRow | None) -> gpd.GeoDataFrame:
+    """`frame` with feature `fid` replaced in place, appended, or (row None) removed; column
+    types kept (an integer column that gets a null becomes nullable, not text)."""
+    if row is None:
+        return frame.drop(index=fid)
+    geometry_name = frame.geometry.name
+    data = {}
+    for column in frame.columns:
+        if column == geometry_name:
+            continue
+        value, dtype = row.properties.get(column), frame[column].dtype
+        if value is None and (pd.api.types.is_integer_dtype(dtype)
+                              or pd.api.types.is_bool_dtype(dtype)):
+            dtype = "Int64" if pd.api.types.is_integer_dtype(dtype) else "boolean"
+        elif value is None or dtype == object or pd.api.types.is_string_dtype(dtype):
+            dtype = object
+        data[column] = pd.Series([value], dtype=dtype, index=[fid])
+    new = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([row.geometry], index=[fid], crs=4326),
+                           crs=4326)
+    if geometry_name != "geometry":
+        new = new.rename_geometry(geometry_name)
+    if fid in frame.index:
+        at = frame.index.get_loc(fid)
+        parts = [frame.iloc[:at], new, frame.iloc[at + 1:]]
+    else:
+        parts = [frame, new]
+    merged = pd.concat([p for p in parts if len(p)] or [new])
+    return gpd.GeoDataFrame(merged, geometry=geometry_name, crs=4326)
 
 
 def _write_layer(path: Path, layer: Layer, frame: gpd.GeoDataFrame) -> None:

@@ -59,6 +59,12 @@ def tilejson(sets: Sequence[Tileset], tiles_url: str,
     if grid is not WEB_MERCATOR:
         doc["tileMatrixSet"] = grid.id
         doc["crs"] = grid.crs_uri
+        # GDAL's MVT metadata keys (its `METADATA_FILE`): where tile 0/0/0 would sit, so the
+        # MVT driver georeferences tiles of a geographic grid (col = X, row = Y)
+        level = grid.tms.matrix(grid.levels[0])
+        size = level.cellSize * level.tileWidth * 2 ** grid.levels[0]  # CRS units at "level 0"
+        doc.update({"tile_origin_upper_left_x": -180.0, "tile_origin_upper_left_y": 90.0,
+                    "tile_dimension_zoom_0": size})
     return doc
 
 

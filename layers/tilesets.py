@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,8 +31,10 @@ from geo.crs import CRS84, resolve_crs
 from geo.errors import InvalidParameter, LayerWithoutGeometry, UnknownChoice, UnknownCrs, UnknownFields
 from geo.gcj02 import transform_geometry_wgs84_to_gcj02
 from geo.grids import WEB_MERCATOR, Grid, grid as grid_of
+from geo.packed_geometries import IndexedGeometries, PackedGeometries
 from geo.tiles import (DEFAULT_BUFFER, EXTENT, MAX_SIMPLIFY_ZOOM, TOLERANCE_UNITS, check_buffer,
                        check_tile, geometry_kind, simplify_levels, to_tile_coordinates)
+from layers import pyramids
 from layers.model import Layer
 from layers.store import Store
 
@@ -81,19 +84,25 @@ def _feature_id(text: str) -> int | None:
 
 @dataclass
 class Tileset:
-    """One layer at one version, ready to be cut into tiles."""
+    """One layer at one version, ready to be cut into tiles.
+
+    Built in memory from the store's features (`from_store`: the per-zoom pyramid on first
+    use), or mapped from the pyramid saved for this version (`from_pyramid`, layers/pyramids.py:
+    nothing to build, pages shared by every worker).
+    """
 
     layer: Layer
     version: str
-    mercator: np.ndarray  # geometries in the grid's CRS (EPSG:3857 for WebMercatorQuad)
+    mercator: np.ndarray | None  # geometries in the grid's CRS (None when mapped from a file)
     ids: list[int | None]
     properties: list[dict]  # per feature: attribute name -> plain value (missing ones left out)
     fields: list[str]
     simplify: bool = True  # False: every zoom cuts the full geometry (small private layers)
     crs: str = "WGS84"  # or "GCJ-02": geometries shifted by geo.gcj02 before projecting
     grid: Grid = WEB_MERCATOR  # the tile matrix set the tiles are cut in
-    _levels: dict[int, tuple[np.ndarray, shapely.STRtree]] = field(default_factory=dict)
-    _labels: tuple[np.ndarray, shapely.STRtree] | None = None
+    bounds: tuple[float, float, float, float] | None = None  # WGS84, None when empty
+    _levels: dict[int, IndexedGeometries | PackedGeometries] = field(default_factory=dict)
+    _labels: IndexedGeometries | PackedGeometries | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -113,17 +122,35 @@ class Tileset:
                       for row in records]
         ids = [_feature_id(str(i)) for i in frame.index]
         geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
+        box = frame.total_bounds if len(frame) else np.full(4, np.nan)
+        bounds = tuple(float(b) for b in box) if np.isfinite(box).all() else None
         if crs == "GCJ-02":  # shift first, then project, simplify and cut like any tileset
             geoms = transform_geometry_wgs84_to_gcj02(geoms)
         return cls(layer, version, grid.project(geoms), ids, properties, fields, simplify, crs,
-                   grid)
+                   grid, bounds)
 
-    def level(self, z: int) -> tuple[np.ndarray, shapely.STRtree]:
+    @classmethod
+    def from_pyramid(cls, layer: Layer, pyramid: pyramids.Pyramid, crs: str,
+                     grid: Grid) -> "Tileset":
+        """The tileset of a saved pyramid (its levels memory-mapped, nothing built)."""
+        return cls(layer, pyramid.version, None, pyramid.ids, pyramid.properties, pyramid.fields,
+                   True, crs, grid, pyramid.bounds, dict(pyramid.levels), pyramid.labels)
+
+    def pyramid(self) -> dict[str, np.ndarray]:
+        """What a saved pyramid holds, built if needed: every level's geometries in the grid's
+        CRS (by level key) and, for labelled layers, the label points ("labels")."""
+        self.level(0)
+        saved = {str(key): level.geometries for key, level in sorted(self._levels.items())}
+        if self.label_field is not None:
+            saved["labels"] = self.labels().geometries
+        return saved
+
+    def level(self, z: int) -> IndexedGeometries | PackedGeometries:
         """Geometries for zoom z and their index; the whole pyramid is built on first call."""
         key = min(z, MAX_SIMPLIFY_ZOOM + 1) if self.simplify else 0
         if not self.simplify and key not in self._levels:
             with self._lock:
-                self._levels[key] = (self.mercator, shapely.STRtree(self.mercator))
+                self._levels[key] = IndexedGeometries.of(self.mercator)
         if key not in self._levels:
             with self._lock:
                 if key not in self._levels:
@@ -131,19 +158,18 @@ class Tileset:
                     levels = simplify_levels(self.mercator, kind, tolerance=self.grid.tolerance(
                         TOLERANCE_UNITS))
                     levels[MAX_SIMPLIFY_ZOOM + 1] = self.mercator
-                    self._levels.update({zoom: (geoms, shapely.STRtree(geoms))
+                    self._levels.update({zoom: IndexedGeometries.of(geoms)
                                          for zoom, geoms in levels.items()})
         return self._levels[key]
 
     def cut(self, z: int, x: int, y: int, properties: Sequence[str] | None,
             buffer: int = DEFAULT_BUFFER) -> mvt.TileLayer:
         """This layer's part of tile z/x/y: clipped to the tile plus `buffer` units, in tile units."""
-        geoms, tree = self.level(z)
         minx, miny, maxx, maxy = bounds = self.grid.tile_bounds(z, x, y)
         pad = (maxx - minx) * buffer / EXTENT
         box = (minx - pad, miny - pad, maxx + pad, maxy + pad)
-        hits = np.sort(tree.query(shapely.box(*box), predicate="intersects"))
-        clipped = shapely.clip_by_rect(geoms[hits], *box)
+        hits, geoms = self.level(z).intersecting(box)
+        clipped = shapely.clip_by_rect(geoms, *box)
         local = to_tile_coordinates(clipped, bounds)
         keep = ~shapely.is_empty(local)
         hits, local = hits[keep], local[keep]
@@ -163,7 +189,7 @@ class Tileset:
                 return name
         return None
 
-    def labels(self) -> tuple[np.ndarray, shapely.STRtree]:
+    def labels(self) -> IndexedGeometries | PackedGeometries:
         """One point per polygon, inside it (`point_on_surface` of the full-detail shape, in
         the grid's CRS, so it stays inside at every zoom); built on first use."""
         if self._labels is None:
@@ -172,7 +198,7 @@ class Tileset:
                     present = ~(shapely.is_missing(self.mercator) | shapely.is_empty(self.mercator))
                     points = np.full(len(self.mercator), None, dtype=object)
                     points[present] = shapely.point_on_surface(self.mercator[present])
-                    self._labels = (points, shapely.STRtree(points))
+                    self._labels = IndexedGeometries.of(points)
         return self._labels
 
     def cut_labels(self, z: int, x: int, y: int) -> mvt.TileLayer | None:
@@ -181,16 +207,15 @@ class Tileset:
         name = self.label_field
         if name is None:
             return None
-        points, tree = self.labels()
         minx, miny, maxx, maxy = bounds = self.grid.tile_bounds(z, x, y)
-        hits = np.sort(tree.query(shapely.box(*bounds), predicate="intersects"))
-        xy = shapely.get_coordinates(points[hits])
+        hits, points = self.labels().intersecting(bounds)
+        xy = shapely.get_coordinates(points)
         inside = (xy[:, 0] >= minx) & (xy[:, 0] < maxx) & (xy[:, 1] > miny) & (xy[:, 1] <= maxy)
         hits = hits[inside]
         keep = [self.layer.id_field, name]
         props = [{k: self.properties[i][k] for k in keep if k in self.properties[i]} for i in hits]
         return mvt.TileLayer(self.layer.id + LABEL_SUFFIX,
-                             to_tile_coordinates(points[hits], bounds),
+                             to_tile_coordinates(points[inside], bounds),
                              [self.ids[i] for i in hits], props)
 
     def parts(self, z: int, x: int, y: int, properties: Sequence[str] | None,
@@ -286,8 +311,11 @@ class Tile:
 class VectorTiles:
     """MVT tiles of a store's layers with per-version tilesets and an LRU tile cache."""
 
-    def __init__(self, store: Store, cache_bytes: int = 256 * 2**20) -> None:
+    def __init__(self, store: Store, cache_bytes: int = 256 * 2**20,
+                 pyramid_dir: Path | None = None) -> None:
         self.store = store
+        # where each layer version's pyramid is saved and mapped from (None: built in memory)
+        self.pyramid_dir = pyramid_dir
         self.cache = TileCache(cache_bytes) if cache_bytes > 0 else None
         self._tilesets: dict[str, Tileset] = {}  # WGS84 WebMercatorQuad tilesets by layer id
         # by (CRS drawn, grid id), then layer id
@@ -329,11 +357,53 @@ class VectorTiles:
             current = sets.get(layer_id)
             latest = self.store.version(layer_id)
             if current is None or current.version != latest:
-                current = Tileset.from_store(self.store, layer_id, crs=crs, grid=grid_of(grid))
+                current = self._open(layer_id, latest, crs, grid_of(grid))
                 if self.cache is not None:
                     self.cache.drop_layer(layer_id, keep_version=current.version)
                 sets[layer_id] = current
             return current
+
+    def _open(self, layer_id: str, version: str, crs: str, grid: Grid) -> Tileset:
+        """The layer's tileset at `version`: mapped from its saved pyramid when there is one,
+        else built from the store's features (and saved, then mapped, for the next process)."""
+        if self.pyramid_dir is None:
+            return Tileset.from_store(self.store, layer_id, crs=crs, grid=grid)
+        layer = self.store.layer(layer_id)
+        variant = f"{crs}.{grid.id}"  # one pyramid per CRS drawn and tile grid
+        saved = pyramids.load(self.pyramid_dir, layer_id, variant, version)
+        if saved is not None:
+            return Tileset.from_pyramid(layer, saved, crs, grid)
+        with pyramids.building(self.pyramid_dir, layer_id, variant):
+            # another worker may have saved it while this one waited for the lock
+            saved = pyramids.load(self.pyramid_dir, layer_id, variant, version)
+            if saved is not None:
+                return Tileset.from_pyramid(layer, saved, crs, grid)
+            started = time.perf_counter()
+            built = Tileset.from_store(self.store, layer_id, crs=crs, grid=grid)
+            try:
+                pyramids.save(self.pyramid_dir, layer_id, variant, pyramids.Pyramid(
+                    built.version, {}, None, built.ids, built.properties, built.fields,
+                    built.bounds), built.pyramid())
+                saved = pyramids.load(self.pyramid_dir, layer_id, variant, built.version)
+            except OSError as error:  # a read-only or full disk: serve from memory, say so
+                log.warning("could not save the tile pyramid of %s: %s", layer_id, error)
+                return built
+        log.info("built and saved the tile pyramid of %s (%s) in %.1f s", layer_id, variant,
+                 time.perf_counter() - started)
+        if saved is None:  # replaced meanwhile by another version: serve what was built
+            return built
+        self.store.evict(layer_id)  # tiles no longer need the features in memory
+        return Tileset.from_pyramid(layer, saved, crs, grid)
+
+    def save_pyramids(self) -> list[str]:
+        """Build and save the pyramid of every vector layer whose saved one is missing or
+        stale (`gongfu build`); returns the layer ids that now have one."""
+        done = []
+        for layer in self.store.layers():
+            if layer.geometry_type != "None":
+                self.tileset(layer.id)
+                done.append(layer.id)
+        return done
 
     def key(self, layer_ids: Sequence[str], z: int, x: int, y: int,
             properties: Sequence[str] | None, buffer: int, build: bool = True,

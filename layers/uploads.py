@@ -20,9 +20,11 @@ import os
 import re
 import secrets
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -166,6 +168,12 @@ class UploadStore:
         record = self.get(upload_id, owner)
         return record, GeoPackageStore(self._path(upload_id))
 
+    @contextmanager
+    def editing(self, upload_id: str, owner: str | None) -> Iterator[tuple[UploadRecord, Store]]:
+        """The record and a Store to edit the upload's layers in (owner checked); each
+        `change_feature` on it is atomic and durable by itself (layers/editing.py)."""
+        yield self.layers_store(upload_id, owner)
+
     def list(self, owner: str) -> list[UploadRecord]:
         out = []
         for path in sorted(self.folder.glob("*.gpkg")):
@@ -182,6 +190,7 @@ class UploadStore:
     def delete(self, upload_id: str, owner: str | None) -> None:
         self.get(upload_id, owner)
         self._path(upload_id).unlink(missing_ok=True)
+        (self.folder / f".{upload_id}.gpkg.edit-lock").unlink(missing_ok=True)
 
 
 def _record_layer() -> Layer:

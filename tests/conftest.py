@@ -102,17 +102,22 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server(store_path: Path, **env: str) -> Iterator[str]:
+def running_server(store_path: Path, access_log: Path | None = None,
+                   **env: str) -> Iterator[str]:
     """The real app under uvicorn on a free loopback port over `store_path`; yields its URL.
 
     Extra settings go in as environment variables, e.g. GONGFU_MAP_TILES_THRESHOLD="3".
+    With `access_log`, the server writes every request line it receives to that file (what a
+    client really asked, recorded server-side).
     """
     port = _free_port()
+    log = open(access_log, "w", encoding="utf-8") if access_log else None  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+         "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "info" if log else "warning"],
         env={**os.environ, "GONGFU_STORE_PATH": str(store_path), **env},
-        cwd=Path(__file__).parent.parent,
+        cwd=Path(__file__).parent.parent, stdout=log, stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -129,6 +134,8 @@ def running_server(store_path: Path, **env: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if log:
+            log.close()
 
 
 @pytest.fixture(scope="session")

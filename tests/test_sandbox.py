@@ -54,3 +54,10 @@ def test_a_vrt_disguised_as_geojson_cannot_read_server_files(client) -> None:
     assert response.status_code == 422
     assert "root:" not in response.text and "/etc/passwd" not in response.text
     assert client.get("/conformance").status_code == 200  # still answering
+
+
+def test_a_reader_exception_is_a_crash_never_out_of_memory() -> None:
+    """The child answers and is then stopped while closing: that is not a memory limit."""
+    for _ in range(5):
+        with pytest.raises(ParseCrashed):
+            run_limited("builtins:int", "不是数字", what="x.csv")

@@ -370,3 +370,15 @@ def test_style_passes_the_maplibre_style_validator(client: TestClient, tmp_path:
     broken.write_text(style.read_text().replace('"type": "fill"', '"type": "fil"')
                       .replace('"type":"fill"', '"type":"fil"'))
     assert subprocess.run([str(validator), str(broken)], capture_output=True).returncode == 1
+
+
+def test_a_polygon_that_collapses_on_the_tile_grid_is_left_out() -> None:
+    """A ring smaller than one tile unit rounds to one point: no feature, no error (the
+    seeded fuzz found this as a 500 on a small constraint layer at z0)."""
+    from geo import mvt
+
+    speck = shapely.box(10.1, 10.1, 10.4, 10.4)  # tile units: all corners round to (10, 10)
+    streams, _ = mvt.geometry_commands(np.array([speck]))
+    assert streams == [[]]
+    both, _ = mvt.geometry_commands(np.array([speck, shapely.box(0, 0, 100, 100)]))
+    assert both[0] == [] and both[1]

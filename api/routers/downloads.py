@@ -2,8 +2,10 @@
 
 `GET /collections/{id}/download?format=…&crs=…&encoding=…`, optionally narrowed with the
 items query's `bbox`/`bbox-crs`, `properties` and attribute filters, or to one county
-(`county=330523`: the features intersecting that county's polygon). The file is written
-completely (geo.vector_io) before the response starts, so a failure is a clean JSON error.
+(`county=330523`: the features intersecting that county's polygon). GeoJSON is streamed as
+it is encoded (geo.geojson_file: the first slice is encoded before the response starts, so
+bad input is still a clean JSON error); the other formats are written completely by GDAL
+(geo.vector_io) before the response starts.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import numpy as np
 import shapely
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from api.deps import store_of
+from api.deps import services_of, store_of
 from geopandas import GeoDataFrame
 
 from api.query import ItemsQuery
+from api.streaming import streamed
+from geo.geojson_file import geojson_file
 from geo.errors import UnknownChoice
 from geo.vector_io import ENCODINGS, FORMATS, resolve_encoding, resolve_format, write_vector
 from layers.model import Layer
@@ -55,10 +59,19 @@ def download(
     if outline is not None:
         features = _in_county(features, outline, county)
     frame = features[[*_columns(features, layer, query), features.geometry.name]]
+    geometry_type = None if layer.geometry_type == "None" else layer.geometry_type
+    if fmt.key == "geojson":  # streamed: starts at once, memory bounded by a slice
+        cache = services_of(request).geometry_texts.section(
+            (layer.id, store.version(layer.id), query.crs.key, "east first"))
+        filename, chunks = geojson_file(frame, name=layer.id, geometry_type=geometry_type,
+                                        crs=query.crs, encoding=text_encoding,
+                                        description=_description(layer), cache=cache)
+        return streamed(request, chunks, fmt.media_type, headers={
+            "Content-Disposition": f'attachment; filename="{filename}"'})
     result = write_vector(
         frame,
         name=layer.id,
-        geometry_type=None if layer.geometry_type == "None" else layer.geometry_type,
+        geometry_type=geometry_type,
         fmt=fmt,
         crs=query.crs,
         encoding=text_encoding,

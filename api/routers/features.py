@@ -5,28 +5,34 @@ QGIS, GDAL (`OAPIF:` driver) and OWSLib read these routes unchanged.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
-from typing import Any
+from functools import partial
+from typing import Any, Iterable
 from urllib.parse import urlencode
 
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import settings_of, store_of
+from api.deps import raster_catalog, services_of, settings_of, store_of
 from api.filters import FILTER_PARAMS, filter_and_sort
 from api.negotiation import wants_html
 from api.pages import render_page
 from api.query import ITEMS_PARAMS, ItemsQuery, parse_int
-from geo import geojson
+from api.streaming import streamed
+from geo import geojson, geojson_stream
 from geo.errors import InvalidParameter
 from geo.vector_io import FORMATS
 from geo.crs import CRS84, SUPPORTED, CrsChoice, from_wgs84
+from layers.editing import feature_etag
 from layers.choropleth import CHOROPLETH_PARAMS, JOINED_FIELDS, choropleth, spec_from_params
 from layers.feature_schema import feature_schema
 from layers.model import Layer
+from geo.errors import UnknownCollection
+from geo.raster import info as raster_info
+from layers.catalogue import raster_layer
 from layers.ogc_tiles import CONFORMANCE as OGC_TILES_CONFORMANCE, REL as OGC_REL
+from layers.ogc_tiles import raster_collection
 from layers.store import LayerSummary, Store
 
 router = APIRouter()
@@ -52,6 +58,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
     "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
     *OGC_TILES_CONFORMANCE,  # layers/ogc_tiles.py (api/routers/ogc_tiles.py)
+    # Part 4 on planner-editable layers and uploads (api/routers/transactions.py)
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
 ]
 GEOJSON = "application/geo+json"
 
@@ -221,7 +231,16 @@ def schema(request: Request, collection_id: str) -> Response:
 @router.get("/collections/{collection_id}")
 def collection(request: Request, collection_id: str) -> Response:
     store = store_of(request)
-    body = collection_doc(request, store, store.layer(collection_id))
+    try:
+        layer = store.layer(collection_id)
+    except UnknownCollection:  # a raster answers as a collection of map tiles
+        catalog = raster_catalog(request)
+        if not catalog.has(collection_id):
+            raise
+        return JSONResponse(raster_collection(
+            _base(request), raster_layer(catalog.meta(collection_id)),
+            tuple(raster_info(catalog.path(collection_id)).bounds_wgs84)))
+    body = collection_doc(request, store, layer)
     if wants_html(request):
         return HTMLResponse(render_page("collection.html", request, body=body))
     return JSONResponse(body)
@@ -229,8 +248,12 @@ def collection(request: Request, collection_id: str) -> Response:
 
 def _encode(frame, layer: Layer, choice: CrsChoice, properties: list[str]) -> list[dict]:
     geoms = from_wgs84(frame.geometry.to_numpy(), choice, authority_order=True)
-    precision = 7 if choice.is_geographic else 3
-    return geojson.features(frame, np.asarray(geoms), properties, precision)
+    return geojson.features(frame, np.asarray(geoms), properties, _precision(choice))
+
+
+def _precision(choice: CrsChoice) -> int:
+    """Decimals kept in coordinates: ~1 cm either way (7 for degrees, 3 for metres)."""
+    return 7 if choice.is_geographic else 3
 
 
 def _items_body(request: Request, layer: Layer, query: ItemsQuery, features: Any,
@@ -260,16 +283,25 @@ def _items_body(request: Request, layer: Layer, query: ItemsQuery, features: Any
     }
 
 
-_SLOT = "\u0000features"  # stands in for the store's GeoJSON text until it is spliced in
+def _link_header(request: Request, layer: Layer, links: list[dict]) -> str:
+    """The page's links and its queryables as an HTTP Link header (RFC 8288), for clients
+    that read headers before (or instead of) the body, as Part 3's test suite does."""
+    queryables = {"href": f"{_base(request)}/collections/{layer.id}/queryables",
+                  "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                  "type": "application/schema+json"}
+    return ", ".join(f'<{link["href"]}>; rel="{link["rel"]}"; type="{link["type"]}"'
+                     for link in [*links, queryables])
 
 
-def _encoded_items(request: Request, layer: Layer, query: ItemsQuery, found: Any) -> Response:
-    """The items response around a page the store encoded itself (PostGIS ST_AsGeoJSON)."""
-    body = _items_body(request, layer, query, _SLOT, found.number_matched, found.number_returned)
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    text = text.replace(json.dumps(_SLOT), found.features, 1)
-    return Response(text.encode(), media_type=GEOJSON,
-                    headers={"Content-Crs": f"<{query.crs.uri}>"})
+def _streamed_items(request: Request, layer: Layer, query: ItemsQuery, chunks: Iterable[bytes],
+                    matched: int, returned: int) -> Response:
+    """The items answer streamed: the FeatureCollection's head, the page's features as they
+    are encoded (by the store itself, or a slice at a time here), its links last."""
+    body = _items_body(request, layer, query, [], matched, returned)
+    head, tail = geojson_stream.split_around(body, "features")
+    return streamed(request, geojson_stream.collection(head, chunks, tail), GEOJSON,
+                    headers={"Content-Crs": f"<{query.crs.uri}>",
+                             "Link": _link_header(request, layer, body["links"])})
 
 
 @router.get("/collections/{collection_id}/items")
@@ -289,17 +321,26 @@ def items(request: Request, collection_id: str) -> Response:
                                        query.limit, query.offset, query.properties_of(layer),
                                        where=where, sortby=sortby, period=query.period)
         if found is not None:
-            return _encoded_items(request, layer, query, found)
+            return _streamed_items(request, layer, query, found.features,
+                                   found.number_matched, found.number_returned)
     page = store.features(layer.id, bbox=query.bbox_wgs84, filters=query.filters,
                           limit=query.limit, offset=query.offset, where=where, sortby=sortby,
                           period=query.period)
     frame, properties = page.features, query.properties_of(layer)
+    if spec is None and not wants_html(request):  # GeoJSON, encoded a slice at a time
+        cache = services_of(request).geometry_texts.section(
+            (layer.id, store.version(layer.id), query.crs.key, "authority order"))
+        chunks = geojson_stream.feature_chunks(
+            frame, frame.geometry.to_numpy(), properties, _precision(query.crs),
+            transform=partial(from_wgs84, choice=query.crs, authority_order=True), cache=cache)
+        return _streamed_items(request, layer, query, chunks, page.number_matched, len(frame))
     if spec is not None:
         frame = choropleth(store, layer.id, spec).frame.loc[frame.index]
         properties += [name for name in JOINED_FIELDS if name not in properties]
     features = _encode(frame, layer, query.crs, properties)
     body = _items_body(request, layer, query, features, page.number_matched, len(features))
-    headers = {"Content-Crs": f"<{query.crs.uri}>"}
+    headers = {"Content-Crs": f"<{query.crs.uri}>",
+               "Link": _link_header(request, layer, body["links"])}
     if wants_html(request):
         return HTMLResponse(render_page("items.html", request, body=body, layer=layer,
                                         query=query), headers=headers)
@@ -320,7 +361,8 @@ def item(request: Request, collection_id: str, feature_id: str) -> Response:
         {"href": f"{base}/items/{feature_id}?f=html", "rel": "alternate", "type": "text/html"},
         {"href": base, "rel": "collection", "type": "application/json"},
     ]
-    headers = {"Content-Crs": f"<{query.crs.uri}>"}
+    # the version a Part 4 edit must name in If-Match (layers/editing.py)
+    headers = {"Content-Crs": f"<{query.crs.uri}>", "ETag": feature_etag(frame, feature_id)}
     if wants_html(request):
         return HTMLResponse(render_page("item.html", request, body=feature, layer=layer),
                             headers=headers)

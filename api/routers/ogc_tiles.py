@@ -60,9 +60,9 @@ def collection_tilesets(request: Request, collectionId: str) -> JSONResponse:
     path = f"{_base(request)}/collections/{collectionId}/tiles"
     if _is_raster(request, collectionId):
         meta = raster_catalog(request).meta(collectionId)
-        return JSONResponse(ogc_tiles.tileset_list(path, meta.title_zh, "map"))
+        return JSONResponse(ogc_tiles.tileset_list(_base(request), path, meta.title_zh, "map"))
     layer = vector_tiles(request).tileset(collectionId).layer  # 404 / 400 without geometry
-    return JSONResponse(ogc_tiles.tileset_list(path, layer.title, "vector"))
+    return JSONResponse(ogc_tiles.tileset_list(_base(request), path, layer.title, "vector"))
 
 
 def _vector_tileset(request: Request, layer_ids: list[str], path: str, title: str, grid_id: str,
@@ -78,8 +78,9 @@ def _vector_tileset(request: Request, layer_ids: list[str], path: str, title: st
     if f not in (None, "json"):
         raise UnknownChoice("f", f, ("json", "tilejson"))
     labels = [s.layer.id + LABEL_SUFFIX for s in sets if s.label_field]
-    return JSONResponse(ogc_tiles.tileset(path, grid, title, [s.layer for s in sets], labels,
-                                          bounds, styles_href=styles_href))
+    return JSONResponse(ogc_tiles.tileset(_base(request), path, grid, title,
+                                          [s.layer for s in sets], labels, bounds,
+                                          styles_href=styles_href))
 
 
 @router.get("/collections/{collectionId}/tiles/{tileMatrixSetId}")
@@ -95,8 +96,9 @@ def collection_tileset(request: Request, collectionId: str, tileMatrixSetId: str
         catalog = raster_catalog(request)
         meta = catalog.meta(collectionId)
         bounds = info(catalog.path(collectionId)).bounds_wgs84
-        return JSONResponse(ogc_tiles.tileset(path, grid, meta.title_zh, [raster_layer(meta)], [],
-                                              tuple(bounds), data_type="map"))
+        return JSONResponse(ogc_tiles.tileset(base, path, grid, meta.title_zh,
+                                              [raster_layer(meta)], [], tuple(bounds),
+                                              data_type="map"))
     layer = vector_tiles(request).tileset(collectionId).layer
     return _vector_tileset(request, [collectionId], path, layer.title, tileMatrixSetId, f,
                            f"{base}/collections/{collectionId}/styles")
@@ -145,7 +147,8 @@ def collection_tile(request: Request, collectionId: str, tileMatrixSetId: str, t
 @router.get("/tiles")
 def map_tilesets(request: Request) -> JSONResponse:
     """Tilesets of the default map (the administrative layers together), one per grid."""
-    return JSONResponse(ogc_tiles.tileset_list(f"{_base(request)}/tiles", ogc_tiles.MAP_TITLE,
+    base = _base(request)
+    return JSONResponse(ogc_tiles.tileset_list(base, f"{base}/tiles", ogc_tiles.MAP_TITLE,
                                                "vector"))
 
 

@@ -6,6 +6,7 @@ Paths live under /rasters/{raster}/… so they never collide with the vector til
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -13,12 +14,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from api.deps import StoreDep, bamboo_parameters, raster_catalog, require_api_key
+from api.deps import (StoreDep, bamboo_parameters, raster_catalog, require_api_key,
+                      settings_of)
 from geo import durable
 from geo.errors import InvalidParameter, PayloadTooLarge
 from geo.raster import (RasterCatalog, RasterMeta, check_raster_id, colormap, import_raster,
                         info, legend_png, legend_stops, tile_png)
 from geo.geojson import polygons_from_geojson
+from geo.sandbox import run_limited
 from layers import zonal
 from layers.ecology import CARBON_DENSITY_RASTER, BambooParameters
 from layers.tilesets import tile_crs
@@ -172,7 +175,8 @@ async def upload_raster(request: Request, catalog: Catalog,
                     raise _too_large()
                 out.write(chunk)
         staged = Path(tmp) / "staged.tif"
-        import_raster(source, staged)
+        await asyncio.to_thread(_import_limited, request, source, staged,
+                                file.filename or "upload.tif")
         details = info(staged)
         low = details.value_min if details.value_min is not None else 0.0
         high = details.value_max if details.value_max is not None else 1.0
@@ -184,6 +188,16 @@ async def upload_raster(request: Request, catalog: Catalog,
                       per_ha=per_ha)
     catalog.put_meta(meta)
     return _describe(request, catalog, meta)
+
+
+def _import_limited(request: Request, source: Path, staged: Path, filename: str) -> None:
+    """GDAL reads a stranger's GeoTIFF in a limited child (geo/sandbox.py), as for vector
+    uploads: a crash, hang or memory blow-up there is a bilingual 422, not a dead server."""
+    limits = settings_of(request).upload_sandbox()
+    if limits is None:  # GONGFU_UPLOAD_PARSE_SECONDS=0: trusted input, read in this process
+        import_raster(source, staged)
+    else:
+        run_limited("geo.raster:import_raster", source, staged, sandbox=limits, what=filename)
 
 
 def _too_large() -> PayloadTooLarge:

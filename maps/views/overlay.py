@@ -62,6 +62,16 @@ def legend(filename: str, result: dict | None) -> Legend:
     ])
 
 
+def _labelled(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """`code` and `name` for the tooltip whatever the layer calls them: axis domains carry
+    `axis_id` and `rank`, not an administrative code and name."""
+    def first(names: tuple[str, ...], default) -> list:
+        column = next((n for n in names if n in zones.columns), None)
+        return list(zones[column]) if column else list(default)
+    return zones.assign(code=first(("code", "axis_id"), zones.index.astype(str)),
+                        name=first(("name", "axis_name", "rank"), [""] * len(zones)))
+
+
 def add_zones(fmap: AtlasMap, public: Store) -> None:
     """The public zone layers (polygons only) the store holds, under the upload."""
     present = {layer.id: layer for layer in public.layers()}
@@ -70,7 +80,7 @@ def add_zones(fmap: AtlasMap, public: Store) -> None:
         if layer is None or layer.geometry_type not in ("Polygon", "MultiPolygon"):
             continue
         zones = public.frame(zone_id)
-        zones = zones[zones.geometry.notna()]
+        zones = _labelled(zones[zones.geometry.notna()])
         folium.GeoJson(
             escaped(zones, ["code", "name"]), name=html.escape(layer.title),
             style_function=lambda f, s=ZONE_STYLES[zone_id]: s,
