@@ -6,7 +6,7 @@ FastAPI writes OpenAPI 3.1 (JSON Schema 2020-12 from pydantic); `to_openapi30` r
 parameters as components (GDAL reads `limit`'s maximum and default to choose its page size,
 QGIS reads which parameters exist), and one path per collection (`/collections/counties/items`
 with the collection's own attribute filters), as the OGC example "each collection explicitly"
-does and as the `ogctests` suite looks parameters up. The document is rebuilt only when a
+does and as GDAL and the `ogctests` suite look parameters up. The document is rebuilt only when a
 layer or its version changes.
 """
 
@@ -120,8 +120,8 @@ def to_openapi30(node: Any) -> Any:
 
 
 def _collection_paths(layer: Layer, generic: dict[str, Any]) -> dict[str, dict]:
-    """The items, item and collection paths of one collection, from the generic ones with the
-    path parameter fixed and the layer's attributes declared as equality filters."""
+    """One collection's own paths from the generic ones, with the path parameter fixed and,
+    on items, the layer's attributes declared as equality filters."""
     paths = {}
     for template, operation in generic.items():
         op = copy.deepcopy(operation)
@@ -183,9 +183,9 @@ class OpenAPIDocument:
                 items["responses"]["200"]["content"] = {
                     "application/geo+json": {"schema": {"type": "object"}},
                     "text/html": {"schema": {"type": "string"}}}
-            generic = {path: doc["paths"][path]["get"] for path in (
-                "/collections/{collection_id}", ITEMS_PATH,
-                "/collections/{collection_id}/items/{feature_id}") if path in doc["paths"]}
+            # the items path only: what GDAL (limit) and QGIS (parameters) look up per
+            # collection; the others stay generic
+            generic = {ITEMS_PATH: items} if items is not None else {}
             for layer in layers:
                 doc["paths"].update(_collection_paths(layer, generic))
             self._cached = (key, doc)
