@@ -61,6 +61,7 @@ CONFORMANCE = [
     # Part 4 on planner-editable layers and uploads (api/routers/transactions.py)
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",  # GeoJSON, Content-Crs
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
 ]
 GEOJSON = "application/geo+json"
