@@ -419,6 +419,16 @@ class _Builder:
             geom = shapely.make_valid(geom)
         if self.crs is not CRS84:
             geom = to_wgs84(np.array([geom]), self.crs, authority_order=True)[0]
+        coords = shapely.get_coordinates(geom)
+        if not (np.isfinite(coords).all() and (np.abs(coords[:, 0]) <= 180).all()
+                and (np.abs(coords[:, 1]) <= 90).all()):
+            # typically metres (EPSG:4549) or lat/lon given without naming their CRS
+            crs = self.crs.key
+            raise _error(f"空间运算的几何坐标在 {crs} 中超出经纬度范围；投影坐标请用 filter-crs "
+                         "指明坐标系（如 filter-crs=EPSG:4549）。",
+                         f"The geometry's coordinates fall outside longitude/latitude once read "
+                         f"in {crs}; for projected coordinates name their CRS with filter-crs "
+                         "(e.g. filter-crs=EPSG:4549).")
         return geom
 
     def temporal(self, op: str, args: list) -> Node:

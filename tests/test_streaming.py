@@ -216,3 +216,38 @@ def test_producer_error_reaches_the_reader() -> None:
     assert next(reader) == b"a"
     with pytest.raises(ValueError):
         next(reader)
+
+
+def test_other_formats_are_sent_from_the_finished_file_in_blocks(store, tmp_path) -> None:
+    """CSV/GeoPackage/…: written whole by GDAL, then read back in blocks (memory holds a
+    block, not the file) from a temporary folder that is removed once they are sent."""
+    import tempfile
+    from pathlib import Path
+
+    from geo.vector_io import FORMATS, stream_vector, write_vector
+
+    frame = store.frame("townships")
+    args = dict(name="townships", geometry_type="Point", fmt=FORMATS["csv"])
+    whole = write_vector(frame, **args)
+    before = set(Path(tempfile.gettempdir()).glob("gongfu-download-*"))
+    info, blocks = stream_vector(frame, block_bytes=1000, **args)
+    made = set(Path(tempfile.gettempdir()).glob("gongfu-download-*")) - before
+    assert info.filename == whole.filename and info.media_type == whole.media_type
+    assert len(made) == 1  # the finished file waits on disk, not in memory
+    parts = list(blocks)
+    assert len(parts) > 2 and max(map(len, parts)) <= 1000
+    assert b"".join(parts) == whole.content and "长兴县".encode() in whole.content
+    assert not any(path.exists() for path in made)  # removed once sent
+
+
+def test_a_gpkg_download_is_chunked_and_opens(client: TestClient, tmp_path) -> None:
+    import pyogrio
+
+    start, first, _, more = _first_body(client.app, "/collections/counties/download",
+                                        "format=gpkg")
+    assert start["status"] == 200 and b"content-length" not in dict(start["headers"])
+    answer = client.get("/collections/counties/download?format=gpkg")
+    path = tmp_path / "counties.gpkg"
+    path.write_bytes(answer.content)
+    assert first.startswith(b"SQLite format 3\x00") and more  # the file's first block
+    assert len(pyogrio.read_dataframe(path)) == 5
