@@ -219,10 +219,11 @@ class Tileset:
                              [self.ids[i] for i in hits], props)
 
     def parts(self, z: int, x: int, y: int, properties: Sequence[str] | None,
-              buffer: int = DEFAULT_BUFFER) -> list[mvt.TileLayer]:
-        """This layer's tile layers in tile z/x/y: its features, then its label points."""
-        labels = self.cut_labels(z, x, y)
-        return [self.cut(z, x, y, properties, buffer), *([labels] if labels is not None else [])]
+              buffer: int = DEFAULT_BUFFER, labels: bool = False) -> list[mvt.TileLayer]:
+        """This layer's tile layers in tile z/x/y: its features, then (with `labels`) its
+        label points."""
+        points = self.cut_labels(z, x, y) if labels else None
+        return [self.cut(z, x, y, properties, buffer), *([points] if points is not None else [])]
 
 
 def store_tilesets(store: Store) -> list[Tileset]:
@@ -236,7 +237,7 @@ def cut_tile(sets: Sequence[Tileset], z: int, x: int, y: int,
              buffer: int = DEFAULT_BUFFER) -> bytes:
     """Tile z/x/y of the given tilesets, all attributes."""
     check_tile(z, x, y)
-    return mvt.encode([part for s in sets for part in s.parts(z, x, y, None, buffer)])
+    return mvt.encode([s.cut(z, x, y, None, buffer) for s in sets])
 
 
 class TileCache:
@@ -407,10 +408,13 @@ class VectorTiles:
 
     def key(self, layer_ids: Sequence[str], z: int, x: int, y: int,
             properties: Sequence[str] | None, buffer: int, build: bool = True,
-            crs: str = "WGS84", grid: str = WEB_MERCATOR.id) -> tuple | None:
+            crs: str = "WGS84", grid: str = WEB_MERCATOR.id, labels: bool = False
+            ) -> tuple | None:
         """The cache key of a request: layer versions first, so a change makes new keys;
-        the CRS and the grid last (a GCJ-02 tile, or a CGCS2000Quad one, is another tile).
-        x and y are the tile's column and row in the grid.
+        the CRS, the grid and whether label points are included last (a GCJ-02 tile, a
+        CGCS2000Quad one or one with labels is another tile). x and y are the tile's column
+        and row in the grid. The XYZ routes ask for no labels (their tiles stay as they were);
+        the OGC API Tiles routes do.
 
         With `build=False`, None when a tileset would first have to be (re)built.
         """
@@ -437,7 +441,7 @@ class VectorTiles:
                 raise UnknownFields(unknown, sorted(known))
             properties = tuple(properties)
         return (tuple((s.layer.id, s.version) for s in sets), z, x, y, properties, buffer, crs,
-                grid)
+                grid, labels)
 
     def etag_of(self, key: tuple) -> str:
         """The tile is a pure function of its key, so its ETag needs no rendering (fast 304s)."""
@@ -451,10 +455,11 @@ class VectorTiles:
 
     def tile(self, layer_ids: Sequence[str], z: int, x: int, y: int,
              properties: Sequence[str] | None = None, buffer: int = DEFAULT_BUFFER,
-             crs: str = "WGS84", grid: str = WEB_MERCATOR.id) -> Tile:
+             crs: str = "WGS84", grid: str = WEB_MERCATOR.id, labels: bool = False) -> Tile:
         """Tile z/x/y (column x, row y) of the layers (in that order) in a grid; cached by
         layer versions and request."""
-        key = self.key(layer_ids, z, x, y, properties, buffer, crs=crs, grid=grid)
+        key = self.key(layer_ids, z, x, y, properties, buffer, crs=crs, grid=grid,
+                       labels=labels)
         return Tile(self.fetch(key), self.etag_of(key))
 
     def fetch(self, key: tuple) -> bytes:
@@ -479,7 +484,7 @@ class VectorTiles:
                 log.exception("could not prebuild tiles of %s", layer.id)
 
     def render(self, key: tuple) -> bytes:
-        versions, z, x, y, properties, buffer, crs, grid = key
-        parts = [part for layer_id, _ in versions
-                 for part in self.tileset(layer_id, crs, grid).parts(z, x, y, properties, buffer)]
+        versions, z, x, y, properties, buffer, crs, grid, labels = key
+        parts = [part for layer_id, _ in versions for part in
+                 self.tileset(layer_id, crs, grid).parts(z, x, y, properties, buffer, labels)]
         return mvt.encode(parts)

@@ -152,15 +152,19 @@ def test_label_points_are_in_one_tile_only(client: TestClient) -> None:
 
 
 def test_same_tile_cache_and_etags_in_every_grid(client: TestClient) -> None:
-    """WebMercatorQuad through the OGC route is the XYZ tile (same bytes, same ETag); other
-    grids get their own ETags and answer If-None-Match with 304."""
+    """WebMercatorQuad through the OGC route is the XYZ tile plus the label points (the
+    counties layer decodes identically; XYZ tiles have no label layer, as before); every grid
+    and variant has its own ETag and answers If-None-Match with 304."""
     import morecantile
 
     t = morecantile.tms.get("WebMercatorQuad").tile(120.1, 30.8, 10)
     xyz = client.get(f"/tiles/counties/10/{t.x}/{t.y}.mvt")
     ogc = client.get(f"/collections/counties/tiles/WebMercatorQuad/10/{t.y}/{t.x}")
     assert ogc.status_code == xyz.status_code == 200
-    assert ogc.content == xyz.content and ogc.headers["etag"] == xyz.headers["etag"]
+    plain, labelled = decode(xyz.content), decode(ogc.content)
+    assert list(plain) == ["counties"] and list(labelled) == ["counties", "counties_label"]
+    assert plain["counties"] == labelled["counties"]
+    assert ogc.headers["etag"] != xyz.headers["etag"]
     c = CGCS.tms.tile(120.1, 30.8, 10)
     path = f"/collections/counties/tiles/CGCS2000Quad/10/{c.y}/{c.x}"
     first = client.get(path)
