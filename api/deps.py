@@ -15,6 +15,7 @@ from fastapi import Depends, Query, Request
 
 from api.settings import Settings
 from geo.errors import Unauthorized
+from geo.geojson_stream import GeometryTexts
 from geo.raster import RasterCatalog
 from layers.axes.served import ServedPlans
 from layers.catalogue import Catalogue
@@ -40,6 +41,8 @@ class Services:
         self.uploads = Uploads(store, settings.uploads_folder(store), settings.api_key_set(),
                                settings.upload_limits(), settings.upload_sandbox(),
                                settings.upload_quota_count)
+        self.geometry_texts = GeometryTexts(settings.geojson_cache_mb * 2**20,
+                                            section_bytes=16 * 2**20)
         self.axis_plans = ServedPlans()  # the served axes plan per store version (cached)
         self._rasters = RasterCatalog(settings.raster_folder())
         self._demo_lock = threading.Lock()

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # folder of PMTiles archives served at /pmtiles/{name}/…, and the feature count above which
     # maps draw a layer from our MVT tiles instead of inline GeoJSON.
     tile_cache_mb: int = 256
+    # GeoJSON geometries kept encoded between requests (per layer version and CRS, 16 MB at
+    # most per layer, so a large layer streams instead of filling the memory); 0 = none.
+    geojson_cache_mb: int = 64
     tile_max_age: int = 300
     pmtiles_dir: Path = PROJECT_DIR / "data" / "build" / "pmtiles"
     map_tiles_threshold: int = 200
@@ -159,15 +162,18 @@ class Settings(BaseSettings):
         return self._files_dir(store) / "rasters"
 
     def pyramid_folder(self, store: Store | None = None) -> Path:
-        """Where `gongfu build` saves each layer's tile pyramid and workers map it from."""
+        """Where `gongfu build` saves each layer's tile pyramid and workers map it from:
+        pyramid_dir, else `{store}.pyramids` beside a GeoPackage (two stores in one folder
+        keep theirs apart), else `pyramids/db-…` named after the database."""
         if self.pyramid_dir:
             return Path(self.pyramid_dir)
-        folder = self._files_dir(store) / "pyramids"
-        if getattr(store, "path", None) is None and self.database_url:
-            # a database's pyramids apart from the GeoPackage's beside it (same layer ids)
+        path = getattr(store, "path", None) if store is not None else None
+        if path is None and self.database_url:
             url = re.sub(r"//[^@/]*@", "//", self.database_url)  # credentials do not name it
-            folder /= "db-" + hashlib.blake2b(url.encode(), digest_size=6).hexdigest()
-        return folder
+            name = "db-" + hashlib.blake2b(url.encode(), digest_size=6).hexdigest()
+            return self._files_dir(store) / "pyramids" / name
+        path = Path(path or self.store_path)
+        return path.with_name(f"{path.stem}.pyramids")
 
     def _files_dir(self, store: Store | None) -> Path:
         # A GeoPackage store given directly (tests, CLI --store) keeps its files beside it.

@@ -13,11 +13,12 @@ from geo.byte_stream import Prefetched, accepts_gzip, gzipped
 
 
 def streamed(request: Request, chunks: Iterable[bytes], media_type: str,
-             headers: dict[str, str] | None = None) -> StreamingResponse:
+             headers: dict[str, str] | None = None, compress: bool = True) -> StreamingResponse:
     """A response that sends `chunks` as they come (chunked transfer, no Content-Length).
 
     The first chunk is produced before the response starts, so an error in it is still a
     clean JSON error; later chunks are produced in a thread a few chunks ahead of the sender.
+    `compress=False` for bytes that are compressed already (zip archives).
     """
     source = Prefetched(chunks)
     try:
@@ -29,7 +30,7 @@ def streamed(request: Request, chunks: Iterable[bytes], media_type: str,
         raise
     body: Iterator[bytes] = itertools.chain(first, source)
     headers = {**(headers or {}), "Vary": "Accept-Encoding"}
-    if accepts_gzip(request.headers.get("accept-encoding", "")):
+    if compress and accepts_gzip(request.headers.get("accept-encoding", "")):
         body = gzipped(body)
         headers["Content-Encoding"] = "gzip"
     return StreamingResponse(_closing(body, source), media_type=media_type, headers=headers)

@@ -16,6 +16,8 @@ from urllib.parse import parse_qs
 from geo.errors import AtlasError
 from geo.mvt import MEDIA_TYPE
 from geo.tiles import DEFAULT_BUFFER
+from geo.grids import WEB_MERCATOR
+from layers.ogc_tiles import map_layer_ids
 from layers.tilesets import VectorTiles, parse_layer_ids, parse_properties, tile_crs
 
 
@@ -25,7 +27,10 @@ def layer_list(text: str) -> tuple[str, ...]:
     return tuple(parse_layer_ids(text))
 
 
-TILE_PATH = re.compile(r"/tiles/([^/]+)/(\d+)/(\d+)/(\d+)\.mvt")
+TILE_PATH = re.compile(r"/tiles/([^/]+)/(\d+)/(\d+)/(\d+)\.mvt")  # XYZ: layers/z/x/y.mvt
+# OGC API Tiles (api/routers/ogc_tiles.py): …/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}
+OGC_TILE_PATH = re.compile(r"/collections/([^/]+)/tiles/([^/]+)/(\d+)/(\d+)/(\d+)")
+MAP_TILE_PATH = re.compile(r"/tiles/([^/]+)/(\d+)/(\d+)/(\d+)")  # the default map's layers
 GZIP_MIN = 1000  # bytes; as GZipMiddleware's minimum_size
 MEDIA_BYTES = MEDIA_TYPE.encode()
 CHECKED = "gongfu.tile_cache_checked"
@@ -55,7 +60,8 @@ class CachedTiles:
             root = scope.get("root_path", "")
             if root and path.startswith(root):
                 path = path[len(root):]
-            match = TILE_PATH.fullmatch(path)
+            match = (TILE_PATH.fullmatch(path) or OGC_TILE_PATH.fullmatch(path)
+                     or MAP_TILE_PATH.fullmatch(path))
             if match and not scope.get(CHECKED):
                 scope[CHECKED] = True  # an inner CachedTiles need not look again
                 try:
@@ -91,8 +97,9 @@ class CachedTiles:
                     buffer = int(query["buffer"][-1])
                 if "crs" in query:  # a GCJ-02 tile is another tile: the key must say so
                     crs = tile_crs(query["crs"][-1])
-            key = tiles.key(layer_list(match[1]), int(match[2]), int(match[3]),
-                            int(match[4]), properties, buffer, build=False, crs=crs)
+            layer_ids, grid, z, x, y = _tile_of(tiles, match)
+            key = tiles.key(layer_ids, z, x, y, properties, buffer, build=False, crs=crs,
+                            grid=grid, labels=match.re is not TILE_PATH)  # OGC routes: labels
         except (AtlasError, ValueError):
             return None  # the route answers with the bilingual error
         if key is None:
@@ -103,6 +110,7 @@ class CachedTiles:
         return known
 
     async def _answer(self, scope: dict, path: str, match: re.Match, send: Any) -> bool:
+        """Answer from the cache (or with a 304) when the tile is known; False otherwise."""
         if self._tiles is None:
             self._tiles = self.atlas.state.services.tiles
             self._cache_control = b"public, max-age=%d" % self.atlas.state.settings.tile_max_age
@@ -153,3 +161,13 @@ def install_fast_path(app: Any) -> None:
     `app.add_middleware` before the app starts still works as usual."""
     build = app.build_middleware_stack
     app.build_middleware_stack = lambda: CachedTiles(build(), atlas=app)
+
+
+def _tile_of(tiles: VectorTiles, match: re.Match) -> tuple[tuple[str, ...], str, int, int, int]:
+    """(layer ids, grid id, level, column, row) of a matched tile path."""
+    if match.re is TILE_PATH:
+        return layer_list(match[1]), WEB_MERCATOR.id, int(match[2]), int(match[3]), int(match[4])
+    if match.re is OGC_TILE_PATH:
+        return (match[1],), match[2], int(match[3]), int(match[5]), int(match[4])
+    layer_ids = tuple(map_layer_ids(tiles.store))
+    return layer_ids, match[1], int(match[2]), int(match[4]), int(match[3])

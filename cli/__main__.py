@@ -2,4 +2,5 @@
 
 from cli.main import app
 
-app(prog_name="gongfu")
+if __name__ == "__main__":  # not again in a spawned worker process (multiprocessing imports it)
+    app(prog_name="gongfu")

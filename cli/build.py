@@ -8,6 +8,7 @@ import typer
 
 from cli.errors import bilingual_errors
 from cli.options import settings_from, where
+from cli.pyramids import save_pyramids
 
 
 @bilingual_errors
@@ -49,21 +50,8 @@ def build(
         meta = build_demo_raster(target, RasterCatalog(settings.raster_folder(target)))
         typer.echo(f"raster {meta.id} ({meta.title_zh})")
     _load_census(target)
-    _save_pyramids(target, settings.pyramid_folder(target))
+    save_pyramids(target, settings.pyramid_folder(target))
     typer.echo(f"written to {where(target)}")
-
-
-def _save_pyramids(target, folder: Path) -> None:
-    """Each vector layer's tile pyramid, built once here and saved beside the store, so no
-    server worker has to build (or hold) its own (layers/pyramids.py)."""
-    import time
-
-    from layers.tilesets import VectorTiles
-
-    started = time.perf_counter()
-    saved = VectorTiles(target, cache_bytes=0, pyramid_dir=folder).save_pyramids()
-    typer.echo(f"tile pyramids of {len(saved)} layers saved in {folder} "
-               f"({time.perf_counter() - started:.1f} s)")
 
 
 def _load_census(target) -> None:

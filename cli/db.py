@@ -15,7 +15,8 @@ from pathlib import Path
 import typer
 
 from cli.errors import bilingual_errors, fail
-from cli.options import database_url, geopackage_from, store_from
+from cli.options import database_url, geopackage_from, settings_from, store_from
+from cli.pyramids import save_pyramids
 
 db_app = typer.Typer(help="PostGIS 数据库 The PostGIS store: init, migrate, load",
                      no_args_is_help=True)
@@ -94,5 +95,7 @@ def load(
             target.put(layer, frame)
             typer.echo(f"{layer_id:20s} {len(frame):6d} features  "
                        f"{time.perf_counter() - start:6.2f} s")
+        save_pyramids(target, settings_from(database=database_url(database)).pyramid_folder(
+            target), wanted)
     finally:
         target.close()  # a PostGIS store: give its connections back

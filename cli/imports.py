@@ -13,6 +13,7 @@ import typer
 
 from cli.errors import bilingual_errors, fail
 from cli.options import STORE, settings_from, store_from, where
+from cli.pyramids import save_pyramids
 from geo.vector_read import read_folder
 from layers.intake import Uploads
 
@@ -100,5 +101,6 @@ def import_boundaries(
         return
     sha = hashlib.sha256(file.read_bytes()).hexdigest()
     target.put(township_layer(file.name, sha, source, check), frame)
+    save_pyramids(target, settings_from(store).pyramid_folder(target), ["townships"])
     typer.echo(f"published townships: {len(check.matched)} of 72 with boundaries → "
                f"{where(target)}")

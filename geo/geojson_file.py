@@ -31,9 +31,10 @@ def _crs_member(crs: CrsChoice) -> dict | None:
 
 def geojson_file(frame: gpd.GeoDataFrame, *, name: str, geometry_type: str | None,
                  crs: CrsChoice, encoding: TextEncoding = UTF8,
-                 description: str = "") -> tuple[str, Iterator[bytes]]:
+                 description: str = "", cache: geojson_stream.Section | None = None,
+                 ) -> tuple[str, Iterator[bytes]]:
     """The file name and the byte chunks of `frame` (WGS84; every non-geometry column is a
-    property) as a GeoJSON file in `crs`."""
+    property) as a GeoJSON file in `crs` (geometries found in `cache` are not encoded again)."""
     check_combination(FORMATS["geojson"], crs, encoding)  # UTF-8 only
     has_geometry = geometry_type is not None
     note = "\n".join(part for part in (description.strip(), crs_note(crs, has_geometry))
@@ -51,6 +52,7 @@ def geojson_file(frame: gpd.GeoDataFrame, *, name: str, geometry_type: str | Non
     columns = [c for c in frame.columns if c != frame.geometry.name]
     chunks = geojson_stream.feature_chunks(
         frame, frame.geometry.to_numpy(), columns, precision,
-        transform=partial(from_wgs84, choice=crs, authority_order=False), ids=False)
+        transform=partial(from_wgs84, choice=crs, authority_order=False), ids=False,
+        cache=cache)
     filename = f"{name}_{crs.key.replace(':', '')}.geojson"
     return filename, geojson_stream.collection(start, chunks, end)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable, Iterable, Iterator
+import threading
+from collections import OrderedDict
+from typing import Any, Callable, Hashable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -23,8 +25,10 @@ FIRST_SLICE_COORDS = 4_000  # a small first slice: the first byte leaves within 
 SLICE_COORDS = 100_000  # then ~2.5 MB of text per slice at 7 decimals
 _SLOT = "\u0000features\u0000"  # stands in for the features while the head/tail are dumped
 
-# Slices encoded in this process (a test hook: proves the answer starts before the end).
+# Test hooks: slices sent and geometries encoded in this process (the answer starts before
+# its end; a cached page is not encoded again).
 slices_encoded = 0
+geometries_encoded = 0
 
 
 def _plain(value: Any) -> Any:
@@ -97,6 +101,69 @@ def _slices(counts: np.ndarray) -> Iterator[tuple[int, int]]:
         start, budget = stop, SLICE_COORDS
 
 
+class GeometryTexts:
+    """Encoded geometries kept between requests, so a repeated page costs no encoding.
+
+    Grouped in sections (the caller's key: a layer version in one CRS and axis order), each
+    a map feature id -> GeoJSON geometry bytes. Bounded: `max_bytes` in all, sections least
+    recently used dropped first, and `section_bytes` per section, past which a section's
+    other features are simply encoded each time (a 100 MB layer streams, it is not kept).
+    """
+
+    def __init__(self, max_bytes: int, section_bytes: int) -> None:
+        self.max_bytes, self.section_bytes = max_bytes, section_bytes
+        self._sections: OrderedDict[Hashable, dict[str, bytes]] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}
+        self._lock = threading.Lock()
+
+    def section(self, key: Hashable) -> Section | None:
+        if self.max_bytes <= 0:
+            return None
+        with self._lock:
+            texts = self._sections.setdefault(key, {})
+            self._sizes.setdefault(key, 0)
+            self._sections.move_to_end(key)
+        return Section(self, key, texts)
+
+    def _keep(self, key: Hashable, texts: dict[str, bytes], new: dict[str, bytes]) -> None:
+        size = sum(len(t) for t in new.values())
+        with self._lock:
+            if key not in self._sections or self._sizes[key] + size > self.section_bytes:
+                return
+            while sum(self._sizes.values()) + size > self.max_bytes and len(self._sections) > 1:
+                oldest = next(iter(self._sections))
+                if oldest == key:
+                    self._sections.move_to_end(key)
+                    oldest = next(iter(self._sections))
+                del self._sections[oldest], self._sizes[oldest]
+            if sum(self._sizes.values()) + size <= self.max_bytes:
+                texts.update(new)
+                self._sizes[key] += size
+
+    @property
+    def size(self) -> int:
+        return sum(self._sizes.values())
+
+
+class Section:
+    def __init__(self, owner: GeometryTexts, key: Hashable, texts: dict[str, bytes]) -> None:
+        self._owner, self._key, self.texts = owner, key, texts
+
+    def keep(self, new: dict[str, bytes]) -> None:
+        self._owner._keep(self._key, self.texts, new)
+
+
+def _encode(geoms: np.ndarray, precision: int,
+            transform: Callable[[np.ndarray], np.ndarray] | None) -> list[bytes]:
+    """GeoJSON geometry bytes (b"null" for a missing one), in bulk."""
+    global geometries_encoded
+    geometries_encoded += len(geoms)
+    if transform is not None:
+        geoms = np.asarray(transform(geoms))
+    rounded = shapely.set_precision(geoms, 10.0 ** -precision, mode="pointwise")
+    return _shortest(list(shapely.to_geojson(rounded)), precision)
+
+
 def feature_chunks(
     frame: pd.DataFrame,
     geometries: np.ndarray,
@@ -104,33 +171,39 @@ def feature_chunks(
     precision: int,
     transform: Callable[[np.ndarray], np.ndarray] | None = None,
     ids: bool = True,
+    cache: Section | None = None,
 ) -> Iterator[bytes]:
     """The features of `frame` as comma-separated GeoJSON Feature text, a slice per chunk.
 
     `geometries` (WGS84, one per row) go through `transform` a slice at a time (reprojection)
-    and are rounded to `precision` decimals. With `ids`, each Feature carries the frame's index
-    as "id" before its geometry (OGC API items); without, properties come first and there is
-    no id (as GDAL writes a GeoJSON file, whose readers would turn "id" into a field).
+    and are rounded to `precision` decimals; those found in `cache` (by feature id) are not
+    encoded again, and the others are offered to it. With `ids`, each Feature carries the
+    frame's index as "id" before its geometry (OGC API items); without, properties come first
+    and there is no id (as GDAL writes a GeoJSON file, whose readers would turn "id" into a
+    field).
     """
     global slices_encoded
     names = list(properties)
     index = frame.index
     counts = shapely.get_num_coordinates(geometries)
-    grid = 10.0 ** -precision
     for n, (start, stop) in enumerate(_slices(counts)):
-        geoms = geometries[start:stop]
-        if transform is not None:
-            geoms = np.asarray(transform(geoms))
-        texts = shapely.to_geojson(shapely.set_precision(geoms, grid, mode="pointwise"))
-        shapes = _shortest(list(texts), precision)
+        fids = [str(fid) for fid in index[start:stop]]
+        known = cache.texts if cache is not None else {}
+        shapes = [known.get(fid) for fid in fids]
+        missing = [i for i, shape in enumerate(shapes) if shape is None]
+        if missing:
+            encoded = _encode(geometries[start:stop][missing], precision, transform)
+            for i, text in zip(missing, encoded):
+                shapes[i] = text
+            if cache is not None:
+                cache.keep({fids[i]: text for i, text in zip(missing, encoded)})
         columns = [frame[name].iloc[start:stop].tolist() for name in names]
         out = []
         for i, shape in enumerate(shapes):
             props = dumps({name: _plain(column[i]) for name, column in zip(names, columns)})
             if ids:
-                fid = dumps(str(index[start + i])).encode()
-                out += [b'{"type":"Feature","id":', fid, b',"geometry":', shape,
-                        b',"properties":', props.encode(), b"},"]
+                out += [b'{"type":"Feature","id":', dumps(fids[i]).encode(), b',"geometry":',
+                        shape, b',"properties":', props.encode(), b"},"]
             else:
                 out += [b'{"type":"Feature","properties":', props.encode(), b',"geometry":',
                         shape, b"},"]

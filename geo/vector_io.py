@@ -24,10 +24,12 @@ finished bytes leave this module. Decisions, and why:
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -189,42 +191,91 @@ def write_vector(
     `name` is the layer name inside the file and starts the file name; `geometry_type`
     ("MultiPolygon", "Point", …) or None for a table without geometry.
     """
+    with tempfile.TemporaryDirectory(prefix="gongfu-download-") as tmp:
+        path, filename, media_type, renamed = _write_file(
+            Path(tmp), frame, name, geometry_type, fmt, crs, encoding, description)
+        return VectorFile(path.read_bytes(), filename, media_type, renamed)
+
+
+def stream_vector(
+    frame: gpd.GeoDataFrame,
+    *,
+    name: str,
+    geometry_type: str | None,
+    fmt: VectorFormat,
+    crs: CrsChoice = CRS84,
+    encoding: TextEncoding = UTF8,
+    description: str = "",
+    block_bytes: int = 1 << 20,
+) -> tuple[VectorFile, Iterator[bytes]]:
+    """As `write_vector`, but the finished file is read back from disk in blocks as they are
+    consumed (its `content` is empty): memory holds a block, not the file. The file is
+    written completely first (GeoPackage, zip, KML and XLSX are only valid once finished),
+    so a failure is raised here; the temporary folder goes when the blocks are done."""
+    folder = Path(tempfile.mkdtemp(prefix="gongfu-download-"))
+    try:
+        path, filename, media_type, renamed = _write_file(
+            folder, frame, name, geometry_type, fmt, crs, encoding, description)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+    def blocks() -> Iterator[bytes]:
+        try:
+            with path.open("rb") as source:
+                while block := source.read(block_bytes):
+                    yield block
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return VectorFile(b"", filename, media_type, renamed), blocks()
+
+
+def _write_file(
+    folder: Path,
+    frame: gpd.GeoDataFrame,
+    name: str,
+    geometry_type: str | None,
+    fmt: VectorFormat,
+    crs: CrsChoice,
+    encoding: TextEncoding,
+    description: str,
+) -> tuple[Path, str, str, dict[str, str]]:
+    """Write the file into `folder`: its path, file name, media type and renamed fields."""
     check_combination(fmt, crs, encoding)
     data = _in_crs(frame, crs, geometry_type)
     note = "\n".join(
         part for part in (description.strip(), crs_note(crs, geometry_type is not None)) if part
     )
     filename = f"{name}_{crs.key.replace(':', '')}.{fmt.extension}"
-    with tempfile.TemporaryDirectory(prefix="gongfu-download-") as tmp:
-        folder = Path(tmp)
-        if fmt.key == "shp":
-            stem = filename.removesuffix(".shp.zip")
-            if geometry_type is None:
-                filename = f"{stem}.zip"  # a lone .dbf is no shapefile GDAL opens as .shp.zip
-            content, renamed = _shapefile_zip(data, folder, stem, geometry_type, encoding, note)
-            return VectorFile(content, filename, fmt.media_type, renamed)
-        path = folder / filename
-        if fmt.key == "geojson":
-            precision = 7 if crs.is_geographic else 3  # ~1 cm either way
-            _write(data, path, "GeoJSON", name, geometry_type,
-                   layer_options={"COORDINATE_PRECISION": str(precision), "DESCRIPTION": note})
-        elif fmt.key == "gpkg":
-            # 1.2 is read by every GeoPackage reader around (GDAL ≥ 2, ArcGIS, QGIS 3);
-            # nothing written here needs a later version.
-            _write(data, path, "GPKG", name, geometry_type, dataset_options={"VERSION": "1.2"},
-                   layer_options={"DESCRIPTION": note})
-        elif fmt.key == "kml":
-            # LIBKML puts a "name" column in <name> and takes a document description.
-            _write(data, path, "LIBKML", name, geometry_type,
-                   dataset_options={"NAME": name, "DESCRIPTION": note})
-        elif fmt.key == "xlsx":
-            _write_xlsx(data, path, name, geometry_type, crs, note)
-        else:
-            _write_csv(data, path, name, geometry_type, crs, encoding)
-        media_type = fmt.media_type
-        if fmt.key == "csv":
-            media_type = f"{media_type}; charset={encoding.key}"
-        return VectorFile(path.read_bytes(), filename, media_type)
+    if fmt.key == "shp":
+        stem = filename.removesuffix(".shp.zip")
+        if geometry_type is None:
+            filename = f"{stem}.zip"  # a lone .dbf is no shapefile GDAL opens as .shp.zip
+        archive, renamed = _shapefile_zip(data, folder, stem, geometry_type, encoding, note)
+        return archive, filename, fmt.media_type, renamed
+    path = folder / filename
+    if fmt.key == "geojson":
+        precision = 7 if crs.is_geographic else 3  # ~1 cm either way
+        _write(data, path, "GeoJSON", name, geometry_type,
+               layer_options={"COORDINATE_PRECISION": str(precision), "DESCRIPTION": note})
+    elif fmt.key == "gpkg":
+        # 1.2 is read by every GeoPackage reader around (GDAL ≥ 2, ArcGIS, QGIS 3);
+        # nothing written here needs a later version.
+        _write(data, path, "GPKG", name, geometry_type, dataset_options={"VERSION": "1.2"},
+               layer_options={"DESCRIPTION": note})
+    elif fmt.key == "kml":
+        # LIBKML puts a "name" column in <name> and takes a document description.
+        _write(data, path, "LIBKML", name, geometry_type,
+               dataset_options={"NAME": name, "DESCRIPTION": note})
+    elif fmt.key == "xlsx":
+        _write_xlsx(data, path, name, geometry_type, crs, note)
+    else:
+        _write_csv(data, path, name, geometry_type, crs, encoding)
+    media_type = fmt.media_type
+    if fmt.key == "csv":
+        media_type = f"{media_type}; charset={encoding.key}"
+    return path, filename, media_type, {}
 
 
 def _in_crs(
@@ -408,7 +459,7 @@ def _shapefile_zip(
     geometry_type: str | None,
     encoding: TextEncoding,
     note: str,
-) -> tuple[bytes, dict[str, str]]:
+) -> tuple[Path, dict[str, str]]:
     """A zip of .shp .shx .dbf .prj .cpg (only .dbf .cpg without geometry) and README.txt."""
     attributes = [c for c in data.columns if geometry_type is None or c != data.geometry.name]
     short = shapefile_field_names(attributes, encoding)
@@ -424,7 +475,7 @@ def _shapefile_zip(
         for path in sorted(folder.iterdir()):
             if path != archive:
                 zipped.write(path, path.name)
-    return archive.read_bytes(), renamed
+    return archive, renamed
 
 
 def _readme(note: str, encoding: TextEncoding, renamed: dict[str, str]) -> str:

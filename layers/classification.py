@@ -11,7 +11,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mapclassify
 import numpy as np
 import pandas as pd
 from branca.utilities import color_brewer
@@ -120,6 +119,8 @@ def classify(values: pd.Series, scheme: str = "quantiles", k: int = 5,
     elif len(y) == 0:
         bins = np.array([], dtype=float)
     else:
+        import mapclassify  # with scipy and matplotlib, ~1 s of every worker's start
+
         distinct = len(np.unique(y))
         k_eff = max(1, min(k, distinct))
         with warnings.catch_warnings():

@@ -419,6 +419,16 @@ class _Builder:
             geom = shapely.make_valid(geom)
         if self.crs is not CRS84:
             geom = to_wgs84(np.array([geom]), self.crs, authority_order=True)[0]
+        coords = shapely.get_coordinates(geom)
+        if not (np.isfinite(coords).all() and (np.abs(coords[:, 0]) <= 180).all()
+                and (np.abs(coords[:, 1]) <= 90).all()):
+            # typically metres (EPSG:4549) or lat/lon given without naming their CRS
+            crs = self.crs.key
+            raise _error(f"空间运算的几何坐标在 {crs} 中超出经纬度范围；投影坐标请用 filter-crs "
+                         "指明坐标系（如 filter-crs=EPSG:4549）。",
+                         f"The geometry's coordinates fall outside longitude/latitude once read "
+                         f"in {crs}; for projected coordinates name their CRS with filter-crs "
+                         "(e.g. filter-crs=EPSG:4549).")
         return geom
 
     def temporal(self, op: str, args: list) -> Node:
@@ -623,18 +633,20 @@ def parse_sortby(text: str, found: dict[str, Queryable]) -> tuple[SortKey, ...]:
     return tuple(keys)
 
 
-def sort(frame: gpd.GeoDataFrame, keys: tuple[SortKey, ...]) -> gpd.GeoDataFrame:
-    """The rows ordered by `keys` (missing values last in either direction), ties kept in
-    their stored order; text by code point, as PostgreSQL's "C" collation orders it."""
-    if not keys:
-        return frame
+def order(frame: gpd.GeoDataFrame, positions: np.ndarray,
+          keys: tuple[SortKey, ...]) -> np.ndarray:
+    """`positions` (rows of `frame`) ordered by `keys`, missing values last in either
+    direction, ties kept in stored order; text by code point, as PostgreSQL's "C" collation
+    orders it. Only the key columns of those rows are touched, never the geometries."""
+    if not keys or len(positions) < 2:
+        return positions
     columns = {}
     for i, key in enumerate(keys):
-        column = frame[key.prop.name].reset_index(drop=True)
+        column = frame[key.prop.name].iloc[positions].reset_index(drop=True)
         columns[f"k{i}"] = (pd.to_numeric(column, errors="coerce") if key.prop.is_numeric
                             else column.astype("string") if key.prop.type == "string"
                             else column)
     table = pd.DataFrame(columns)
-    order = table.sort_values(list(columns), ascending=[k.ascending for k in keys],
-                              kind="stable", na_position="last").index.to_numpy()
-    return frame.iloc[order]
+    ranked = table.sort_values(list(columns), ascending=[k.ascending for k in keys],
+                               kind="stable", na_position="last").index.to_numpy()
+    return positions[ranked]

@@ -65,35 +65,30 @@ def provenance_text(provenance: Provenance, title_zh: str) -> str:
     return f"{title_zh}: {credit}"
 
 
-def tileset_list(path: str, title: str, data_type: str) -> dict[str, Any]:
-    """The tileset list at `path` (…/tiles): one tileset per grid."""
+def tileset_list(root: str, path: str, title: str, data_type: str) -> dict[str, Any]:
+    """The tileset list at `path` (…/tiles) of a server at `root`: one tileset per grid."""
     return {
         "links": [_json(path, "self", f"{title} tilesets")],
         "tilesets": [{
             "title": f"{title} ({g.id})", "dataType": data_type, "crs": g.crs_uri,
             "tileMatrixSetURI": g.uri,
             "links": [_json(f"{path}/{g.id}", "self", f"{title} ({g.id})"),
-                      _json(tms_href(path, g), REL + "tiling-scheme", g.tms.title)],
+                      _json(f"{root}/tileMatrixSets/{g.id}", REL + "tiling-scheme",
+                            g.tms.title)],
         } for g in GRIDS.values()],
     }
 
 
-def tms_href(path: str, grid: Grid) -> str:
-    """/tileMatrixSets/{id} from a path under the same server root."""
-    root = path.split("/collections/")[0] if "/collections/" in path else path.rsplit("/tiles", 1)[0]
-    return f"{root}/tileMatrixSets/{grid.id}"
-
-
-def tileset(path: str, grid: Grid, title: str, layers: Sequence[Layer], label_layers: Sequence[str],
-            bounds: tuple[float, float, float, float], data_type: str = "vector",
-            styles_href: str | None = None) -> dict[str, Any]:
+def tileset(root: str, path: str, grid: Grid, title: str, layers: Sequence[Layer],
+            label_layers: Sequence[str], bounds: tuple[float, float, float, float],
+            data_type: str = "vector", styles_href: str | None = None) -> dict[str, Any]:
     """Tileset metadata at `path` (…/tiles/{tms}): grid, limits over the data, layers,
     attribution and the links to the tile template, the TMS, TileJSON and styles."""
     media = MVT if data_type == "vector" else "image/png"
     levels = range(grid.levels[0], MAX_LEVEL + 1)
     links = [
         _json(path, "self", f"{title} ({grid.id})"),
-        _json(tms_href(path, grid), REL + "tiling-scheme", grid.tms.title),
+        _json(f"{root}/tileMatrixSets/{grid.id}", REL + "tiling-scheme", grid.tms.title),
         {"href": f"{path}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}", "rel": "item", "type": media,
          "templated": True, "title": f"{title} tiles"},
     ]

@@ -55,6 +55,16 @@ def test_queryables_name_every_field_with_its_type_and_the_geometry(api: TestCli
                for link in doc["links"])
 
 
+def test_items_answer_links_the_queryables_in_a_link_header(api: TestClient) -> None:
+    response = api.get("/collections/villages/items",
+                       params={"filter": "county_code = '330523'", "limit": 5})
+    header = response.headers["link"]
+    assert ('/collections/villages/queryables>; '
+            'rel="http://www.opengis.net/def/rel/ogc/1.0/queryables"') in header
+    assert 'rel="self"; type="application/geo+json"' in header
+    assert 'rel="next"' in header and "filter=county_code" in header
+
+
 def test_registry_without_geometry_has_no_geometry_queryable(api: TestClient) -> None:
     props = api.get("/collections/villages/queryables").json()["properties"]
     assert "geometry" not in props and props["county_code"]["type"] == "string"
@@ -76,6 +86,8 @@ def test_registry_without_geometry_has_no_geometry_queryable(api: TestClient) ->
     ("counties", "area_km2 BETWEEN 900 AND 1500", 2),         # 德清县 940, 长兴县 1434
     ("counties", "area_km2 > 1000 AND (code = '330523' OR code = '330502')", 1),
     ("counties", "area_km2 >= 700.5", 5),
+    ("counties", "code BETWEEN '330503' AND '330521'", 2),    # text, by code point
+    ("villages", "name < '东' AND county_code = '330523'", None),
     ("counties", "S_INTERSECTS(geometry, POINT(119.68 30.64))", 1),      # 安吉 county town
     ("counties", "S_CONTAINS(geometry, POINT(119.68 30.64))", 1),
     ("counties", "S_INTERSECTS(geometry, BBOX(119.9, 30.5, 120.2, 30.9))", 4),
@@ -151,6 +163,15 @@ def test_filter_combines_with_bbox_properties_and_paging(api: TestClient) -> Non
     unfiltered = _items(api, "townships", bbox="119.2,30.3,119.9,30.9")
     assert set(_ids(boxed)) == set(_ids(alone)) & set(_ids(unfiltered))
     assert 0 < len(_ids(boxed)) < len(_ids(alone))
+
+
+def test_filter_applies_to_every_output_crs_and_the_html_page(api: TestClient) -> None:
+    params = {"filter": "county_code = '330523' AND name LIKE '%社区%'", "sortby": "-code"}
+    wgs84 = _items(api, "villages", **params)
+    projected = _items(api, "villages", crs="EPSG:4549", **params)
+    assert _ids(projected) == _ids(wgs84) and 0 < len(_ids(wgs84)) < 218
+    page = api.get("/collections/villages/items", params={**params, "f": "html"})
+    assert page.status_code == 200 and wgs84["features"][0]["properties"]["name"] in page.text
 
 
 def test_filter_crs_reads_geometry_literals_in_cgcs2000(api: TestClient) -> None:
@@ -248,6 +269,15 @@ def test_oversized_filters_are_refused_before_parsing(api: TestClient, expressio
     assert api.get("/collections/villages/items", params={"limit": 1}).status_code == 200
 
 
+def test_metres_without_filter_crs_are_refused(api: TestClient) -> None:
+    """Gauss-Krüger metres pasted without naming their CRS: 400, pointing at filter-crs."""
+    response = api.get("/collections/counties/items", params={
+        "filter": "S_INTERSECTS(geometry, POINT(40536000 3390000))"})
+    assert response.status_code == 400
+    assert "filter-crs" in response.json()["message"]["en"]
+    assert "filter-crs" in response.json()["message"]["zh"]
+
+
 def test_quoted_sql_in_a_value_is_only_a_value(api: TestClient) -> None:
     body = _items(api, "villages", filter="name = 'x''; DROP TABLE villages; --'")
     assert body["numberMatched"] == 0
@@ -328,6 +358,22 @@ def test_dated_queryables_and_sort_with_missing_values_last(dated_clients: dict,
     response = api.get("/collections/dated_checks/items",
                        params={"filter": "T_AFTER(score, DATE('2024-01-01'))"})
     assert response.status_code == 400 and "score" in response.json()["message"]["en"]
+
+
+def test_sql_carries_values_only_as_bound_parameters(store) -> None:
+    """Every literal of the filter travels as a parameter; the SQL text holds none of them."""
+    from layers import postgis_filter
+
+    text = ("name LIKE '安吉%' AND county_code IN ('330523', 'x'')--') AND "
+            "area_km2 BETWEEN 123.5 AND 4567 AND S_INTERSECTS(geometry, POINT(119.68 30.64))")
+    node = filtering.parse_filter(text, None, resolve_crs(None), store.queryables("counties"))
+    clause, params = postgis_filter.where(node)
+    rendered = clause.as_string(None)
+    for value in ("安吉", "330523", "x'", "123.5", "4567", "119.68"):
+        assert value not in rendered
+    assert rendered.count("%s") == len(params) == 6
+    assert params[:5] == ["安吉%", "330523", "x')--", 123.5, 4567.0]
+    assert '"name"' in rendered and '"county_code"' in rendered  # names as identifiers
 
 
 def test_postgis_evaluates_the_filter_in_sql(postgis_url: str, store) -> None:

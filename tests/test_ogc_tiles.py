@@ -152,15 +152,19 @@ def test_label_points_are_in_one_tile_only(client: TestClient) -> None:
 
 
 def test_same_tile_cache_and_etags_in_every_grid(client: TestClient) -> None:
-    """WebMercatorQuad through the OGC route is the XYZ tile (same bytes, same ETag); other
-    grids get their own ETags and answer If-None-Match with 304."""
+    """WebMercatorQuad through the OGC route is the XYZ tile plus the label points (the
+    counties layer decodes identically; XYZ tiles have no label layer, as before); every grid
+    and variant has its own ETag and answers If-None-Match with 304."""
     import morecantile
 
     t = morecantile.tms.get("WebMercatorQuad").tile(120.1, 30.8, 10)
     xyz = client.get(f"/tiles/counties/10/{t.x}/{t.y}.mvt")
     ogc = client.get(f"/collections/counties/tiles/WebMercatorQuad/10/{t.y}/{t.x}")
     assert ogc.status_code == xyz.status_code == 200
-    assert ogc.content == xyz.content and ogc.headers["etag"] == xyz.headers["etag"]
+    plain, labelled = decode(xyz.content), decode(ogc.content)
+    assert list(plain) == ["counties"] and list(labelled) == ["counties", "counties_label"]
+    assert plain["counties"] == labelled["counties"]
+    assert ogc.headers["etag"] != xyz.headers["etag"]
     c = CGCS.tms.tile(120.1, 30.8, 10)
     path = f"/collections/counties/tiles/CGCS2000Quad/10/{c.y}/{c.x}"
     first = client.get(path)
@@ -239,3 +243,26 @@ def test_styles_carry_labels_and_provenance(client: TestClient, tmp_path: Path) 
         assert flag.startswith("算法生成/演示") == collection["provenance"]["illustrative"]
     assert client.get("/collections/counties/styles/other").status_code == 404
     assert client.get("/collections/counties/styles/default?f=qml").status_code == 400
+
+
+def test_serving_app_answers_warm_ogc_tiles_before_fastapi(store_path: Path,
+                                                            monkeypatch) -> None:
+    """The fast path (api/tile_cache.py) serves warm OGC tiles of every grid and the map
+    tileset: same bytes and ETag as the route, no request id (FastAPI never ran), 304s."""
+    from api.app import serving_app
+
+    monkeypatch.setenv("GONGFU_STORE_PATH", str(store_path))
+    client = TestClient(serving_app())
+    plain = {"Accept-Encoding": "identity"}
+    c = CGCS.tms.tile(120.1, 30.8, 9)
+    for path in (f"/collections/counties/tiles/CGCS2000Quad/9/{c.y}/{c.x}",
+                 f"/tiles/CGCS2000Quad/9/{c.y}/{c.x}",
+                 f"/collections/counties/tiles/WorldCRS84Quad/8/{c.y}/{c.x}"):
+        first, second = client.get(path, headers=plain), client.get(path, headers=plain)
+        assert first.status_code == second.status_code == 200
+        assert "x-request-id" in first.headers and "x-request-id" not in second.headers
+        assert first.content == second.content and first.headers["etag"] == second.headers["etag"]
+        again = client.get(path, headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304 and "x-request-id" not in again.headers
+    assert client.get("/collections/counties/tiles/CGCS2000Quad/0/0/0").status_code == 400
+    assert client.get("/tiles/CGCS2000Quad/1/1/0").status_code == 400

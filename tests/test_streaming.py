@@ -8,6 +8,7 @@ import asyncio
 import gzip
 import json
 import re
+import threading
 import zlib
 
 import numpy as np
@@ -44,7 +45,10 @@ def _first_body(app, path: str, query: str, accept: str = "identity") -> tuple[d
             seen["slices"] = geojson_stream.slices_encoded
             seen["more"] = message.get("more_body", False)
 
-    asyncio.run(app(scope, receive, send))
+    # a thread of its own: another test's event loop may still be set on this one
+    runner = threading.Thread(target=asyncio.run, args=(app(scope, receive, send),))
+    runner.start()
+    runner.join()
     return seen["start"], seen["first"], seen["slices"], seen["more"]
 
 
@@ -172,6 +176,31 @@ def test_postgis_stream_left_early_returns_its_connection(postgis_url: str) -> N
         store.close()
 
 
+def test_a_repeated_page_is_not_encoded_again(client: TestClient) -> None:
+    path = "/collections/counties/items?crs=EPSG:4549&properties=name"
+    first = client.get(path).json()
+    before = geojson_stream.geometries_encoded
+    again = client.get(path).json()
+    assert geojson_stream.geometries_encoded == before  # every geometry came from the cache
+    first.pop("timeStamp"), again.pop("timeStamp")
+    assert again == first and len(first["features"]) == 5
+
+
+def test_geometry_cache_stays_within_its_bounds() -> None:
+    cache = geojson_stream.GeometryTexts(max_bytes=1000, section_bytes=600)
+    a = cache.section("a")
+    a.keep({"1": b"x" * 400})
+    a.keep({"2": b"x" * 400})  # would pass the section's 600 bytes: not kept
+    assert set(a.texts) == {"1"} and cache.size == 400
+    b = cache.section("b")
+    b.keep({"1": b"y" * 500})
+    c = cache.section("c")
+    c.keep({"1": b"z" * 500})  # over 1000 in all: the least recently used section goes
+    assert cache.size <= 1000 and c.texts == {"1": b"z" * 500}
+    assert cache.section("a").texts == {}  # "a" was dropped, and starts again empty
+    assert geojson_stream.GeometryTexts(0, 0).section("a") is None  # cache off
+
+
 def test_gzip_stream_and_accept_encoding() -> None:
     chunks = [("第%d块," % i).encode() * 500 for i in range(20)]
     packed = list(gzipped(iter(chunks)))
@@ -191,3 +220,38 @@ def test_producer_error_reaches_the_reader() -> None:
     assert next(reader) == b"a"
     with pytest.raises(ValueError):
         next(reader)
+
+
+def test_other_formats_are_sent_from_the_finished_file_in_blocks(store, tmp_path) -> None:
+    """CSV/GeoPackage/…: written whole by GDAL, then read back in blocks (memory holds a
+    block, not the file) from a temporary folder that is removed once they are sent."""
+    import tempfile
+    from pathlib import Path
+
+    from geo.vector_io import FORMATS, stream_vector, write_vector
+
+    frame = store.frame("townships")
+    args = dict(name="townships", geometry_type="Point", fmt=FORMATS["csv"])
+    whole = write_vector(frame, **args)
+    before = set(Path(tempfile.gettempdir()).glob("gongfu-download-*"))
+    info, blocks = stream_vector(frame, block_bytes=1000, **args)
+    made = set(Path(tempfile.gettempdir()).glob("gongfu-download-*")) - before
+    assert info.filename == whole.filename and info.media_type == whole.media_type
+    assert len(made) == 1  # the finished file waits on disk, not in memory
+    parts = list(blocks)
+    assert len(parts) > 2 and max(map(len, parts)) <= 1000
+    assert b"".join(parts) == whole.content and "长兴县".encode() in whole.content
+    assert not any(path.exists() for path in made)  # removed once sent
+
+
+def test_a_gpkg_download_is_chunked_and_opens(client: TestClient, tmp_path) -> None:
+    import pyogrio
+
+    start, first, _, more = _first_body(client.app, "/collections/counties/download",
+                                        "format=gpkg")
+    assert start["status"] == 200 and b"content-length" not in dict(start["headers"])
+    answer = client.get("/collections/counties/download?format=gpkg")
+    path = tmp_path / "counties.gpkg"
+    path.write_bytes(answer.content)
+    assert first.startswith(b"SQLite format 3\x00") and more  # the file's first block
+    assert len(pyogrio.read_dataframe(path)) == 5

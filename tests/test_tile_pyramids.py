@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from cli.pyramids import save_pyramids
 from geo.array_file import ArrayFileError, open_arrays, read_meta, write_arrays
 from geo.packed_geometries import IndexedGeometries, PackedGeometries
 from geo.tiles import tiles_covering
@@ -49,8 +50,9 @@ def sample_tiles(per_zoom: int = 12) -> list:
 
 
 def built_in_memory(tiles: VectorTiles, layer_id: str) -> bool:
-    return any(isinstance(level, IndexedGeometries)
-               for level in tiles.tileset(layer_id)._levels.values())
+    """Whether the layer's tileset was built from its features here, not mapped from a file
+    (a mapped tileset never holds the full-detail geometries)."""
+    return tiles.tileset(layer_id).mercator is not None
 
 
 def test_array_file_round_trip_and_refuses_a_truncated_file(tmp_path: Path) -> None:
@@ -80,10 +82,8 @@ def test_packed_geometries_answer_like_the_strtree(store: GeoPackageStore) -> No
 
 
 def test_build_saves_pyramids_a_fresh_process_maps_them_without_building(copy: Path) -> None:
-    from cli.build import _save_pyramids
-
     folder = copy.parent / "pyramids"
-    _save_pyramids(GeoPackageStore(copy), folder)  # what `gongfu build` does last
+    save_pyramids(GeoPackageStore(copy), folder)  # what `gongfu build` does last
     ids = vector_ids(GeoPackageStore(copy))
     assert sorted(p.name for p in folder.glob("*.pyramid")) == sorted(
         f"{layer_id}.WGS84.WebMercatorQuad.pyramid" for layer_id in ids)
@@ -92,11 +92,17 @@ def test_build_saves_pyramids_a_fresh_process_maps_them_without_building(copy: P
     tiles = VectorTiles(fresh, cache_bytes=0, pyramid_dir=folder)
     assert tiles.tile(["counties"], *WUXING_Z9).data  # a Huzhou tile
     assert not built_in_memory(tiles, "counties")
-    assert tiles.tileset("counties").mercator is None
+    assert isinstance(tiles.tileset("counties")._levels[13], PackedGeometries)  # not decoded
     assert fresh._frames == {}  # the features were never read for tiles
 
 
-def test_tiles_identical_with_and_without_saved_pyramids(copy: Path) -> None:
+@pytest.mark.parametrize("decoded_bytes", [0, 3 * 2**20], ids=["packed", "decoded"])
+def test_tiles_identical_with_and_without_saved_pyramids(copy: Path, monkeypatch,
+                                                         decoded_bytes: int) -> None:
+    """Levels cut straight from the mapped WKB, and small levels decoded once (both paths)."""
+    from layers import tilesets
+
+    monkeypatch.setattr(tilesets, "DECODED_LEVEL_BYTES", decoded_bytes)
     folder = copy.parent / "pyramids"
     VectorTiles(GeoPackageStore(copy), 0, folder).save_pyramids()
     plain = VectorTiles(GeoPackageStore(copy), 0)
@@ -113,6 +119,9 @@ def test_tiles_identical_with_and_without_saved_pyramids(copy: Path) -> None:
                 == plain.tile(["counties"], t.z, t.x, t.y, props, 0).data)
     assert compared > 150  # non-empty tiles among them
     assert not built_in_memory(mapped, "counties")
+    kinds = {type(level) for level in mapped.tileset("counties")._levels.values()}
+    assert kinds == ({PackedGeometries} if decoded_bytes == 0
+                     else {PackedGeometries, IndexedGeometries})
 
 
 def test_gcj02_pyramid_saved_on_first_build_and_identical(copy: Path) -> None:
@@ -124,7 +133,7 @@ def test_gcj02_pyramid_saved_on_first_build_and_identical(copy: Path) -> None:
     assert (folder / "counties.GCJ-02.WebMercatorQuad.pyramid").exists()
     again = VectorTiles(GeoPackageStore(copy), 0, folder)
     assert again.tile(["counties"], *WUXING_Z10, crs="GCJ-02").data == tile
-    assert isinstance(again.tileset("counties", "GCJ-02")._levels[10], PackedGeometries)
+    assert again.tileset("counties", "GCJ-02").mercator is None  # mapped, not built
 
 
 def test_cgcs2000_grid_pyramid_identical(copy: Path) -> None:
@@ -191,10 +200,8 @@ def test_pyramid_settings_change_makes_the_file_stale(copy: Path, monkeypatch) -
 
 
 def test_app_serves_tiles_from_the_saved_pyramids(copy: Path) -> None:
-    from cli.build import _save_pyramids
-
     settings = Settings(store_path=copy)
-    _save_pyramids(GeoPackageStore(copy), settings.pyramid_folder())
+    save_pyramids(GeoPackageStore(copy), settings.pyramid_folder())
     app = create_app(settings)
     client = TestClient(app)
     answer = client.get("/tiles/counties/{}/{}/{}.mvt".format(*WUXING_Z9))
@@ -225,3 +232,22 @@ def test_postgis_tiles_identical_with_and_without_saved_pyramids(postgis_copy,
     store.put(store.layer("counties"), gpd.GeoDataFrame(frame.iloc[1:]))  # replaced
     again = VectorTiles(PostGISStore(url, pool_size=1), 0, folder)
     assert len(again.tileset("counties").ids) == len(frame) - 1
+
+
+def test_workers_wanting_the_same_missing_pyramid_build_it_once(
+        copy: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+
+    folder = copy.parent / "pyramids"
+    caplog.set_level(logging.INFO, logger="layers")
+    workers = [VectorTiles(GeoPackageStore(copy), 0, folder) for _ in range(3)]
+    tiles: list[bytes] = []
+    threads = [threading.Thread(target=lambda w=w: tiles.append(
+        w.tile(["counties"], *WUXING_Z9).data)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert caplog.text.count("built and saved the tile pyramid of counties") == 1
+    assert len(tiles) == 3 and tiles[0] and len(set(tiles)) == 1
+    assert all(not built_in_memory(w, "counties") for w in workers)

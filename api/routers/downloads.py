@@ -5,7 +5,7 @@ items query's `bbox`/`bbox-crs`, `properties` and attribute filters, or to one c
 (`county=330523`: the features intersecting that county's polygon). GeoJSON is streamed as
 it is encoded (geo.geojson_file: the first slice is encoded before the response starts, so
 bad input is still a clean JSON error); the other formats are written completely by GDAL
-(geo.vector_io) before the response starts.
+(geo.vector_io) before the response starts, then sent from the temporary file in blocks.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import numpy as np
 import shapely
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from api.deps import store_of
+from api.deps import services_of, store_of
 from geopandas import GeoDataFrame
 
 from api.query import ItemsQuery
 from api.streaming import streamed
 from geo.geojson_file import geojson_file
 from geo.errors import UnknownChoice
-from geo.vector_io import ENCODINGS, FORMATS, resolve_encoding, resolve_format, write_vector
+from geo.vector_io import ENCODINGS, FORMATS, resolve_encoding, resolve_format, stream_vector
 from layers.model import Layer
 from layers.store import Store
 
@@ -61,12 +61,14 @@ def download(
     frame = features[[*_columns(features, layer, query), features.geometry.name]]
     geometry_type = None if layer.geometry_type == "None" else layer.geometry_type
     if fmt.key == "geojson":  # streamed: starts at once, memory bounded by a slice
+        cache = services_of(request).geometry_texts.section(
+            (layer.id, store.version(layer.id), query.crs.key, "east first"))
         filename, chunks = geojson_file(frame, name=layer.id, geometry_type=geometry_type,
                                         crs=query.crs, encoding=text_encoding,
-                                        description=_description(layer))
+                                        description=_description(layer), cache=cache)
         return streamed(request, chunks, fmt.media_type, headers={
             "Content-Disposition": f'attachment; filename="{filename}"'})
-    result = write_vector(
+    result, blocks = stream_vector(
         frame,
         name=layer.id,
         geometry_type=geometry_type,
@@ -76,9 +78,10 @@ def download(
         description=_description(layer),
     )
     # No Content-Crs header: it would imply the CRS's authority axis order, and files are
-    # east-first.
+    # east-first. Zips (shapefile, XLSX) are compressed already: not gzipped by us.
     headers = {"Content-Disposition": f'attachment; filename="{result.filename}"'}
-    return Response(result.content, media_type=result.media_type, headers=headers)
+    return streamed(request, blocks, result.media_type, headers=headers,
+                    compress=fmt.key not in ("shp", "xlsx"))
 
 
 def county_outline(store: Store, code: str) -> shapely.Geometry:

@@ -60,9 +60,9 @@ def collection_tilesets(request: Request, collectionId: str) -> JSONResponse:
     path = f"{_base(request)}/collections/{collectionId}/tiles"
     if _is_raster(request, collectionId):
         meta = raster_catalog(request).meta(collectionId)
-        return JSONResponse(ogc_tiles.tileset_list(path, meta.title_zh, "map"))
+        return JSONResponse(ogc_tiles.tileset_list(_base(request), path, meta.title_zh, "map"))
     layer = vector_tiles(request).tileset(collectionId).layer  # 404 / 400 without geometry
-    return JSONResponse(ogc_tiles.tileset_list(path, layer.title, "vector"))
+    return JSONResponse(ogc_tiles.tileset_list(_base(request), path, layer.title, "vector"))
 
 
 def _vector_tileset(request: Request, layer_ids: list[str], path: str, title: str, grid_id: str,
@@ -73,13 +73,15 @@ def _vector_tileset(request: Request, layer_ids: list[str], path: str, title: st
     bounds = layers_bounds(tiles, layer_ids)
     if f == "tilejson":
         url = f"{path}/{{z}}/{{y}}/{{x}}"
-        return JSONResponse(styles.tilejson(sets, url, bounds, grid=grid, name=title),
+        return JSONResponse(styles.tilejson(sets, url, bounds, grid=grid, name=title,
+                                            labels=True),
                             media_type="application/json")
     if f not in (None, "json"):
         raise UnknownChoice("f", f, ("json", "tilejson"))
     labels = [s.layer.id + LABEL_SUFFIX for s in sets if s.label_field]
-    return JSONResponse(ogc_tiles.tileset(path, grid, title, [s.layer for s in sets], labels,
-                                          bounds, styles_href=styles_href))
+    return JSONResponse(ogc_tiles.tileset(_base(request), path, grid, title,
+                                          [s.layer for s in sets], labels, bounds,
+                                          styles_href=styles_href))
 
 
 @router.get("/collections/{collectionId}/tiles/{tileMatrixSetId}")
@@ -95,8 +97,9 @@ def collection_tileset(request: Request, collectionId: str, tileMatrixSetId: str
         catalog = raster_catalog(request)
         meta = catalog.meta(collectionId)
         bounds = info(catalog.path(collectionId)).bounds_wgs84
-        return JSONResponse(ogc_tiles.tileset(path, grid, meta.title_zh, [raster_layer(meta)], [],
-                                              tuple(bounds), data_type="map"))
+        return JSONResponse(ogc_tiles.tileset(base, path, grid, meta.title_zh,
+                                              [raster_layer(meta)], [], tuple(bounds),
+                                              data_type="map"))
     layer = vector_tiles(request).tileset(collectionId).layer
     return _vector_tileset(request, [collectionId], path, layer.title, tileMatrixSetId, f,
                            f"{base}/collections/{collectionId}/styles")
@@ -107,7 +110,7 @@ def _vector_tile(request: Request, tiles: VectorTiles, layer_ids: list[str], gri
                  crs: str | None) -> Response:
     grid_of(grid_id)
     key = tiles.key(layer_ids, z, col, row, parse_properties(properties), buffer,
-                    crs=tile_crs(crs), grid=grid_id)
+                    crs=tile_crs(crs), grid=grid_id, labels=True)
     headers = cache_headers(settings_of(request).tile_max_age, tiles.etag_of(key))
     if etag_matches(request, headers["ETag"]):
         return Response(status_code=304, headers=headers)
@@ -145,7 +148,8 @@ def collection_tile(request: Request, collectionId: str, tileMatrixSetId: str, t
 @router.get("/tiles")
 def map_tilesets(request: Request) -> JSONResponse:
     """Tilesets of the default map (the administrative layers together), one per grid."""
-    return JSONResponse(ogc_tiles.tileset_list(f"{_base(request)}/tiles", ogc_tiles.MAP_TITLE,
+    base = _base(request)
+    return JSONResponse(ogc_tiles.tileset_list(base, f"{base}/tiles", ogc_tiles.MAP_TITLE,
                                                "vector"))
 
 
