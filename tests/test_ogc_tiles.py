@@ -20,6 +20,12 @@ from shapely.geometry import shape
 from geo.grids import GRIDS
 
 CGCS = GRIDS["CGCS2000Quad"]
+
+
+@pytest.fixture(scope="module", params=["geopackage", "postgis"])
+def client(request: pytest.FixtureRequest, client: TestClient) -> TestClient:
+    """The session's app over each store in turn (the same Huzhou build)."""
+    return client if request.param == "geopackage" else request.getfixturevalue("postgis_client")
 ANJI = "330523"
 REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 
