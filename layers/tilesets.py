@@ -58,6 +58,9 @@ def tile_crs(text: str | None) -> str:
     raise UnknownChoice("crs", text, TILE_CRS)
 FRESHNESS_S = 0.05  # how stale a layer version the cache fast path may act on, seconds
 ENTRY_OVERHEAD = 300  # bytes counted per cached tile besides its data (key, dict slot)
+# A mapped pyramid level up to this much WKB is decoded once and kept by the worker (China's
+# counties: z0–z5, ~8 MB of objects); bigger levels are decoded per tile, only what it touches.
+DECODED_LEVEL_BYTES = 3 * 2**20
 LABEL_SUFFIX = "_label"  # tile layer `{layer}_label`: one point per polygon, for its name
 LABEL_FIELDS = ("name", "name_zh", "title")  # the first one a layer has is its label text
 
@@ -160,7 +163,18 @@ class Tileset:
                     levels[MAX_SIMPLIFY_ZOOM + 1] = self.mercator
                     self._levels.update({zoom: IndexedGeometries.of(geoms)
                                          for zoom, geoms in levels.items()})
-        return self._levels[key]
+        return self._decode_if_small(self._levels, key)
+
+    def _decode_if_small(self, levels: dict, key: object) -> IndexedGeometries | PackedGeometries:
+        """A mapped level small enough is decoded once and kept (an overview zoom's tile
+        holds hundreds of features: decoding them per tile would cost more than cutting)."""
+        level = levels[key]
+        if isinstance(level, PackedGeometries) and level.blob.nbytes <= DECODED_LEVEL_BYTES:
+            with self._lock:
+                level = levels[key]
+                if isinstance(level, PackedGeometries):
+                    level = levels[key] = level.decoded()
+        return level
 
     def cut(self, z: int, x: int, y: int, properties: Sequence[str] | None,
             buffer: int = DEFAULT_BUFFER) -> mvt.TileLayer:
@@ -199,6 +213,10 @@ class Tileset:
                     points = np.full(len(self.mercator), None, dtype=object)
                     points[present] = shapely.point_on_surface(self.mercator[present])
                     self._labels = IndexedGeometries.of(points)
+        if isinstance(self._labels, PackedGeometries):  # mapped: points, small, decoded once
+            with self._lock:
+                if isinstance(self._labels, PackedGeometries):
+                    self._labels = self._labels.decoded()
         return self._labels
 
     def cut_labels(self, z: int, x: int, y: int) -> mvt.TileLayer | None:
@@ -371,12 +389,15 @@ class VectorTiles:
             return Tileset.from_store(self.store, layer_id, crs=crs, grid=grid)
         layer = self.store.layer(layer_id)
         variant = f"{crs}.{grid.id}"  # one pyramid per CRS drawn and tile grid
-        saved = pyramids.load(self.pyramid_dir, layer_id, variant, version)
+        # the grid's tolerances (its CRS units): a grid defined anew makes old files stale
+        tolerance = grid.tolerance(TOLERANCE_UNITS)
+        settings = {"tolerances": [tolerance(z) for z in range(MAX_SIMPLIFY_ZOOM + 1)]}
+        saved = pyramids.load(self.pyramid_dir, layer_id, variant, version, settings)
         if saved is not None:
             return Tileset.from_pyramid(layer, saved, crs, grid)
         with pyramids.building(self.pyramid_dir, layer_id, variant):
             # another worker may have saved it while this one waited for the lock
-            saved = pyramids.load(self.pyramid_dir, layer_id, variant, version)
+            saved = pyramids.load(self.pyramid_dir, layer_id, variant, version, settings)
             if saved is not None:
                 return Tileset.from_pyramid(layer, saved, crs, grid)
             started = time.perf_counter()
@@ -384,8 +405,9 @@ class VectorTiles:
             try:
                 pyramids.save(self.pyramid_dir, layer_id, variant, pyramids.Pyramid(
                     built.version, {}, None, built.ids, built.properties, built.fields,
-                    built.bounds), built.pyramid())
-                saved = pyramids.load(self.pyramid_dir, layer_id, variant, built.version)
+                    built.bounds), built.pyramid(), settings)
+                saved = pyramids.load(self.pyramid_dir, layer_id, variant, built.version,
+                                       settings)
             except OSError as error:  # a read-only or full disk: serve from memory, say so
                 log.warning("could not save the tile pyramid of %s: %s", layer_id, error)
                 return built
