@@ -8,6 +8,7 @@ import asyncio
 import gzip
 import json
 import re
+import threading
 import zlib
 
 import numpy as np
@@ -44,7 +45,10 @@ def _first_body(app, path: str, query: str, accept: str = "identity") -> tuple[d
             seen["slices"] = geojson_stream.slices_encoded
             seen["more"] = message.get("more_body", False)
 
-    asyncio.run(app(scope, receive, send))
+    # a thread of its own: another test's event loop may still be set on this one
+    runner = threading.Thread(target=asyncio.run, args=(app(scope, receive, send),))
+    runner.start()
+    runner.join()
     return seen["start"], seen["first"], seen["slices"], seen["more"]
 
 
