@@ -4,7 +4,8 @@ provider against a live server; the server's access log records what QGIS really
 QGIS 3.22 (Debian 12) pages with `limit` and sends the map extent as `bbox`, but has no CQL2:
 a subset string is evaluated on the client after downloading the layer (QGIS sends `filter`
 from 3.32 on, where /conformance declares cql2-text — we declare it). The number of requests
-QGIS needs for one county's villages is written to tests/artifacts/qgis_requests.json.
+QGIS needs for one county's villages is written to tests/artifacts/qgis_requests.json: 6 with
+the OpenAPI declaring `limit` (landing, OpenAPI, collection, a 10-row probe, 2 pages of 1,000).
 """
 
 from __future__ import annotations
