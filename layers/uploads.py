@@ -143,6 +143,14 @@ class UploadStore:
         self._records[upload_id] = (version, record)
         return record
 
+    def version(self, upload_id: str) -> str:
+        """Changes whenever the upload's file is written (saved, edited); "" if absent."""
+        try:
+            stat = self._path(upload_id).stat()
+        except OSError:
+            return ""
+        return f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
+
     def _path(self, upload_id: str) -> Path:
         if not _UPLOAD_ID.match(upload_id):
             raise _unknown(upload_id)

@@ -1,6 +1,7 @@
 """Every `/maps/...` page and the home page (the 一张图 workspace): reads the request (query, root path, the
 owner's token for an upload overlay) and calls `maps.views`; rendered pages are cached per
-query and layer versions (`maps.page_cache`), except the private overlay."""
+query and layer versions (`maps.page_cache`); the private overlay also per upload version,
+after the owner check."""
 
 from __future__ import annotations
 
@@ -78,9 +79,12 @@ def ecology_map(request: Request) -> HTMLResponse:
 @router.get("/maps/overlay/{upload_id}", response_class=HTMLResponse, tags=["uploads"])
 def overlay_map(request: Request, upload_id: str) -> HTMLResponse:
     """The upload over counties (and townships / axis domains when present); owner only."""
-    record, upload_store = uploads_of(request).store.layers_store(
-        upload_id, owner_of(request, required=False))
-    page = overlay_page(store_of(request), record, upload_store, root_of(request),
-                        raster_catalog(request).list())
+    uploads = uploads_of(request)
+    record, upload_store = uploads.store.layers_store(
+        upload_id, owner_of(request, required=False))  # the owner check, on every request
+    catalog = raster_catalog(request)
+    page = cached(request, lambda: overlay_page(store_of(request), record, upload_store,
+                                                root_of(request), catalog.list()),
+                  uploads.store.version(upload_id), catalog.version())
     # The token may be in the URL (?access_token=): keep it out of caches and Referer headers.
     return HTMLResponse(page, headers=PRIVATE)

@@ -7,11 +7,13 @@ Paths live under /rasters/{raster}/… so they never collide with the vector til
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 
 from api.paging import PagingDep, paged
@@ -26,6 +28,7 @@ from geo.sandbox import run_limited
 from layers import zonal
 from layers.ecology import CARBON_DENSITY_RASTER, BambooParameters
 from layers.tilesets import tile_crs
+from maps.page_cache import rendered_page
 
 router = APIRouter(tags=["rasters 栅格"])
 
@@ -237,4 +240,12 @@ def zonal_for_collection(raster: str, request: Request, catalog: Catalog, store:
     """Zonal statistics for every polygon of a stored layer (e.g. counties)."""
     if save_as is not None:
         require_api_key(request, "保存指标", "Saving indicators")
-    return zonal.account_layer(catalog, raster, store, collection, params, save_as)
+        return zonal.account_layer(catalog, raster, store, collection, params, save_as)
+
+    def build() -> str:
+        body = zonal.account_layer(catalog, raster, store, collection, params)
+        return json.dumps(jsonable_encoder(body), ensure_ascii=False, allow_nan=False)
+
+    # once per version of the layers and rasters and per parameters (exactextract, ~0.3 s)
+    key = ("zonal", raster, collection, repr(params), catalog.version())
+    return Response(rendered_page(store, key, build), media_type="application/json")

@@ -12,6 +12,7 @@ Tokens: `Authorization: Bearer <token>`; map pages opened in a browser may pass
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
@@ -30,6 +31,7 @@ from geo.vector_io import resolve_encoding, resolve_format, write_vector
 from layers.overlay import RasterSource, overlay, overlay_csv, overlay_xlsx
 from geo.mvt import MEDIA_TYPE
 from layers.uploads import UploadRecord, remove_tree
+from maps.page_cache import rendered_page
 
 router = APIRouter(tags=["uploads"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -162,14 +164,23 @@ _ZONE_LAYERS = Query(None, alias="layers", description=(
 
 async def _overlay(request: Request, upload_id: str, by_feature: int,
                    zone_layers: str | None) -> dict:
-    record, store = uploads_of(request).store.layers_store(
-        upload_id, owner_of(request, required=False))
-    layers = [(layer, store.frame(layer.id)) for layer in record.layers]
+    uploads = uploads_of(request)
+    record, store = uploads.store.layers_store(upload_id, owner_of(request, required=False))
     zone_ids = [z.strip() for z in zone_layers.split(",") if z.strip()] if zone_layers else None
-    result = await asyncio.to_thread(
-        lambda: overlay(store_of(request), layers, _raster_sources(request), by_feature,
-                        zone_ids))
-    return {"upload": upload_id, **result}
+
+    def build() -> str:
+        layers = [(layer, store.frame(layer.id)) for layer in record.layers]
+        result = overlay(store_of(request), layers, _raster_sources(request), by_feature,
+                         zone_ids)
+        return json.dumps(result, ensure_ascii=False, allow_nan=False)
+
+    # Computed once per version of the upload, the zone layers and the rasters (0.2–0.3 s
+    # each time otherwise), shared by the JSON, XLSX and CSV answers; the owner is checked
+    # above on every request.
+    key = ("overlay", upload_id, uploads.store.version(upload_id), by_feature, zone_layers,
+           raster_catalog(request).version())
+    text = await asyncio.to_thread(rendered_page, store_of(request), key, build)
+    return {"upload": upload_id, **json.loads(text)}
 
 
 @router.get("/uploads/{upload_id}/overlay")
