@@ -215,8 +215,8 @@ own key; the rate limit stays in the path at 100,000/min (defaults would answer 
 {rows}
 
 Total {total:,} requests, **{errors} errors**; {meta['uploads_saved']:,} uploads in the
-uploads folder afterwards (one per answered upload); server resident memory (both workers, their sandbox children and the
-supervisor) {meta['rss_before']:.0f} MB before, {meta['rss_after']:.0f} MB after.
+uploads folder afterwards (one per answered upload); server resident memory
+(both workers, their sandbox children and the supervisor) {meta['rss_before']:.0f} MB before, {meta['rss_after']:.0f} MB after.
 {END}"""
 
 
