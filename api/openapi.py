@@ -13,6 +13,7 @@ layer or its version changes.
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from typing import Any
 
@@ -149,6 +150,7 @@ class OpenAPIDocument:
         self._lock = threading.Lock()
         self._base: dict[str, Any] | None = None
         self._cached: tuple[tuple, dict[str, Any]] | None = None
+        self._encoded: tuple[dict[str, Any], bytes] | None = None
 
     def _framework_doc(self) -> dict[str, Any]:
         """FastAPI's own document (routes, models) in 3.0 form, made once."""
@@ -160,6 +162,15 @@ class OpenAPIDocument:
             doc["openapi"] = OPENAPI_VERSION
             self._base = doc
         return self._base
+
+    def encoded(self) -> bytes:
+        """The document as UTF-8 JSON, encoded once per version of the layers."""
+        doc = self.document()
+        cached = self._encoded
+        if cached is None or cached[0] is not doc:
+            cached = (doc, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode())
+            self._encoded = cached
+        return cached[1]
 
     def document(self) -> dict[str, Any]:
         layers = [layer for layer in self.store.layers() if layer.kind == "vector"]
