@@ -9,6 +9,7 @@ import gzip
 import json
 import re
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -44,7 +45,9 @@ def _first_body(app, path: str, query: str, accept: str = "identity") -> tuple[d
             seen["slices"] = geojson_stream.slices_encoded
             seen["more"] = message.get("more_body", False)
 
-    asyncio.run(app(scope, receive, send))
+    # in a thread of its own: browser tests earlier in the session leave a loop running here
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     return seen["start"], seen["first"], seen["slices"], seen["more"]
 
 
