@@ -7,7 +7,9 @@ STORE := data/build/atlas.gpkg
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run test data system-deps clean
+OGCTESTS_VENV := .venv-ogctests
+
+.PHONY: setup run test data system-deps clean ogctests
 
 setup: $(STAMP) static/vendor/.installed
 
@@ -31,6 +33,16 @@ static/vendor/.installed: package.json package-lock.json
 	cp node_modules/echarts/dist/echarts.min.js static/vendor/echarts/
 	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js \
 		node_modules/swagger-ui-dist/favicon-32x32.png static/vendor/swagger-ui/
+	touch $@
+
+# The `ogctests` OGC API conformance suite (PyPI) in its own venv: it pins httpx 0.27 and
+# openapi-schema-validator < 0.7, which .venv's packages do not fit. tests/test_ogc_conformance.py
+# runs it against a live server.
+ogctests: $(OGCTESTS_VENV)/.installed
+
+$(OGCTESTS_VENV)/.installed: constraints-ogctests.txt
+	test -x $(OGCTESTS_VENV)/bin/python || python3 -m venv $(OGCTESTS_VENV)
+	$(OGCTESTS_VENV)/bin/python -m pip install -q -c constraints-ogctests.txt ogctests==0.1.15
 	touch $@
 
 data: $(STORE)
@@ -59,8 +71,8 @@ system-deps:
 run: setup data
 	$(VENV)/bin/gongfu serve --host $(HOST) --port $(PORT)
 
-test: setup system-deps data
+test: setup system-deps data ogctests
 	$(VENV)/bin/pytest
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor data/build
+	rm -rf $(VENV) $(OGCTESTS_VENV) node_modules static/vendor data/build

@@ -20,7 +20,9 @@ from api.routers import filtering  # OGC API Features Part 3: queryables
 from api.routers import ogc_tiles, styles  # OGC API Tiles, styles per collection
 from api.deps import Services
 from api.errors import install_error_handlers
+from api.head import HeadAsGet
 from api.negotiation import wants_html
+from api.openapi import MEDIA_TYPE as OPENAPI_MEDIA_TYPE, OpenAPIDocument
 from api.rate_limit import RateLimits
 from api.settings import Settings
 from api.tile_cache import CachedTiles, install_fast_path
@@ -37,14 +39,18 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         # ReDoc is not offered (its bundle is not vendored).
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,  # served below: OpenAPI 3.0 with the OGC parameters (api/openapi.py)
     )
     services = Services(settings, store or settings.open_store())
     app.state.services = services
     # plain aliases for the few places that hold the app, not a request (middleware, pages)
     app.state.settings, app.state.store = services.settings, services.store
     install_error_handlers(app)
-    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    # Level 5, not Starlette's 9: the same size on our HTML/JSON (a 320 KB map page: 118 KB
+    # either way) at a quarter of the time (26 ms vs 134 ms per page on this machine).
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=5)
     app.add_middleware(RateLimits, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(HeadAsGet)  # outermost: HEAD is the GET of every route, body dropped
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:
@@ -52,12 +58,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         root = request.scope.get("root_path", "").rstrip("/")
         vendor = f"{root}/static/vendor/swagger-ui"
         return get_swagger_ui_html(
-            openapi_url=f"{root}{app.openapi_url}", title=f"{settings.title} – API",
+            openapi_url=f"{root}/openapi.json", title=f"{settings.title} – API",
             swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
             swagger_css_url=f"{vendor}/swagger-ui.css",
             swagger_favicon_url=f"{vendor}/favicon-32x32.png",
             # no badge fetched from validator.swagger.io (the default would call the internet)
             swagger_ui_parameters={"validatorUrl": None})
+
+    openapi_document = OpenAPIDocument(app, services.settings, services.store)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> JSONResponse:
+        """The OpenAPI 3.0 document (GDAL reads the items limits from it, QGIS its params)."""
+        return JSONResponse(openapi_document.document(), media_type=OPENAPI_MEDIA_TYPE)
 
     @app.get("/", include_in_schema=True)
     def home(request: Request) -> Response:

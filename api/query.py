@@ -10,9 +10,10 @@ from starlette.datastructures import QueryParams
 
 from geo.crs import CRS84, CrsChoice, bbox_to_wgs84, resolve_crs
 from geo.errors import InvalidParameter, NotAnInteger, OutOfRange, UnknownFields
+from geo.period import Period, parse_period
 from layers.model import Layer
 
-ITEMS_PARAMS = ("f", "limit", "offset", "bbox", "bbox-crs", "crs", "properties")
+ITEMS_PARAMS = ("f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "properties")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class ItemsQuery:
     properties: tuple[str, ...] | None
     filters: dict[str, str]
     raw: tuple[tuple[str, str], ...] = field(default=())
+    # `datetime` (None: not given); layers without a time field accept and ignore it
+    period: Period | None = None
 
     @classmethod
     def parse(
@@ -62,14 +65,19 @@ class ItemsQuery:
             unknown = [p for p in properties if p not in fields]
             if unknown:
                 raise UnknownFields(unknown, fields)
+        when = params.get("datetime")
         return cls(
-            limit=_int(params.get("limit"), "limit", default_limit, 1, max_limit),
-            offset=_int(params.get("offset"), "offset", 0, 0, 10**9),
+            # a limit above the maximum is capped, not refused (OGC API Features, /per/core/
+            # limit-response-1); the next link carries the capped value
+            limit=min(parse_int(params.get("limit"), "limit", default_limit, 1, 10**9),
+                      max_limit),
+            offset=parse_int(params.get("offset"), "offset", 0, 0, 10**9),
             crs=crs,
             bbox_wgs84=bbox,
             properties=properties,
             filters=filters,
             raw=tuple(params.multi_items()),
+            period=parse_period(when) if when is not None else None,
         )
 
     def properties_of(self, layer: Layer) -> list[str]:
@@ -77,15 +85,16 @@ class ItemsQuery:
 
     def url(self, base: str, offset: int, **override: str) -> str:
         """This query's URL at another offset (for next/prev links)."""
-        params = [(k, v) for k, v in self.raw if k not in ("offset", *override)]
+        # the limit in force (a capped one too), not the one asked for
+        params = [(k, v) for k, v in self.raw if k not in ("offset", "limit", *override)]
         params += [("offset", str(offset))] if offset else []
         params += list(override.items())
-        if not any(k == "limit" for k, _ in params):
-            params.append(("limit", str(self.limit)))
+        params.append(("limit", str(self.limit)))
         return f"{base}?{urlencode(params)}" if params else base
 
 
-def _int(text: str | None, name: str, default: int, low: int, high: int) -> int:
+def parse_int(text: str | None, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter in [low, high] (`default` when absent), else a 400."""
     if text is None:
         return default
     try:

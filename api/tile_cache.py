@@ -99,7 +99,7 @@ class CachedTiles:
                     crs = tile_crs(query["crs"][-1])
             layer_ids, grid, z, x, y = _tile_of(tiles, match)
             key = tiles.key(layer_ids, z, x, y, properties, buffer, build=False, crs=crs,
-                            grid=grid)
+                            grid=grid, labels=match.re is not TILE_PATH)  # OGC routes: labels
         except (AtlasError, ValueError):
             return None  # the route answers with the bilingual error
         if key is None:

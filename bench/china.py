@@ -14,7 +14,7 @@ For each variant:
    read again.
 4. ("after" only) cutting speed, in this process, tile cache off: every tile of a fixed list
    (every China z5 tile, and over Zhejiang up to 30 tiles per zoom 5–14) rendered from the
-   pyramid built in memory and from the saved, memory-mapped one, in 3 interleaved rounds;
+   pyramid built in memory and from the saved, memory-mapped one, in 5 interleaved rounds;
    the tiles must be byte-identical. (bench/tiles.py measures the HTTP path against TiPg.)
 
 Run:  .venv/bin/python bench/china.py [--before 8c8fa8b] [--after HEAD] [--write]
@@ -178,7 +178,7 @@ def cut_rates(source: Path, store: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def cut_rates_here(store: Path, rounds: int = 3) -> dict:
+def cut_rates_here(store: Path, rounds: int = 5) -> dict:
     """Tiles/s cut from the in-memory pyramid and from the mapped one (same tiles)."""
     from api.settings import Settings
     from geo.tiles import tiles_covering
@@ -250,7 +250,7 @@ def report(results: dict[str, dict], labels: dict[str, str], load: tuple[float, 
     cut = results.get("after", {}).get("cut")
     if cut:
         lines += ["", f"Cutting speed, tile cache off, {cut['tiles']} tiles (every China z5 "
-                  "tile, Zhejiang z5–14), median of 3 rounds, byte-identical tiles: pyramid "
+                  "tile, Zhejiang z5–14), median of 5 rounds, byte-identical tiles: pyramid "
                   f"in memory {cut['memory']:.0f} tiles/s, memory-mapped {cut['mapped']:.0f} "
                   f"tiles/s ({cut['mapped'] / cut['memory']:.0%})."]
     lines += ["", "Targets (issue 18): RSS ≤ 400 MB per worker, first China z5 tile ≤ 2 s after "

@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
-from geo.errors import UnknownCrs
+from geo.errors import InvalidParameter, UnknownCrs
 from geo.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
 
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -142,15 +142,27 @@ def _transform(geoms: np.ndarray, choice: CrsChoice, authority_order: bool,
 def bbox_to_wgs84(
     bbox: tuple[float, float, float, float], choice: CrsChoice
 ) -> tuple[float, float, float, float]:
-    """A bbox given in `choice` (authority axis order) as a WGS84 lon/lat bbox."""
-    box = shapely.segmentize(shapely.box(*bbox), max_segment_length=_densify_step(bbox))
-    lon_min, lat_min, lon_max, lat_max = shapely.bounds(to_wgs84(np.array([box]), choice, True)[0])
+    """A bbox given in `choice` (authority axis order) as a WGS84 lon/lat bbox: the bounds of
+    21 points along each edge, transformed (edges curve in another CRS). A point or line bbox
+    works too; one with coordinates no CRS of ours reaches (beyond 1e8) is refused."""
+    if not all(abs(v) <= 1e8 for v in bbox):
+        raise InvalidParameter(
+            "bbox 超出该坐标系的有效范围。", "The bbox lies outside the range of its CRS.",
+            parameter="bbox")
+    minx, miny, maxx, maxy = bbox
+    xs, ys = np.linspace(minx, maxx, 21), np.linspace(miny, maxy, 21)
+    edges = np.concatenate([np.column_stack([xs, np.full(21, miny)]),
+                            np.column_stack([xs, np.full(21, maxy)]),
+                            np.column_stack([np.full(21, minx), ys]),
+                            np.column_stack([np.full(21, maxx), ys])])
+    with np.errstate(all="ignore"):  # far outside a CRS's area the transform gives NaN/inf
+        points = to_wgs84(np.array([shapely.multipoints(edges)]), choice, True)[0]
+    lon_min, lat_min, lon_max, lat_max = shapely.bounds(points)
+    if not np.isfinite([lon_min, lat_min, lon_max, lat_max]).all():
+        raise InvalidParameter(
+            "bbox 超出该坐标系的有效范围。", "The bbox lies outside the range of its CRS.",
+            parameter="bbox")
     return float(lon_min), float(lat_min), float(lon_max), float(lat_max)
-
-
-def _densify_step(bbox: tuple[float, float, float, float]) -> float:
-    width = max(bbox[2] - bbox[0], bbox[3] - bbox[1])
-    return max(width / 20.0, 1e-9)
 
 
 def _stacked(fn):

@@ -147,10 +147,8 @@ class Grid:
         doc["uri"] = self.uri
         doc["identifier"], doc["supportedCRS"] = self.id, doc["crs"]
         if "boundingBox" not in doc:  # GDAL 3.6 recognises a TMS document by it
-            b = self.tms.xy_bbox
+            b = self.tms.xy_bbox  # x, y order: these grids (3857, CRS84) are east/north
             lower, upper = [b.left, b.bottom], [b.right, b.top]
-            if self.tms._invert_axis:
-                lower, upper = lower[::-1], upper[::-1]
             doc["boundingBox"] = {"lowerLeft": lower, "upperRight": upper, "crs": doc["crs"],
                                   "lowerCorner": lower, "upperCorner": upper}
         for matrix in doc["tileMatrices"]:

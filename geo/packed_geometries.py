@@ -72,13 +72,24 @@ class PackedGeometries:
                         for s, e in zip(starts.tolist(), ends.tolist())], dtype=object)
         return shapely.from_wkb(raw) if len(raw) else np.array([], dtype=object)
 
+    def decoded(self) -> IndexedGeometries:
+        """Every geometry decoded, with its STRtree (for small levels cut often: the
+        overview zooms, where one tile holds hundreds of features)."""
+        return IndexedGeometries.of(self.take(np.arange(len(self))))
+
     def intersecting(self, box: Box) -> tuple[np.ndarray, np.ndarray]:
         """(indices in ascending order, geometries) of the features that intersect `box`:
-        bounding boxes first, then the exact test on the few decoded candidates."""
+        bounding boxes first; the exact test only for candidates not inside the box."""
         minx, miny, maxx, maxy = box
         b = self.bounds
         near = np.flatnonzero((b[:, 0] <= maxx) & (b[:, 2] >= minx)
                               & (b[:, 1] <= maxy) & (b[:, 3] >= miny))
         geoms = self.take(near)
-        exact = shapely.intersects(geoms, shapely.box(*box))
+        nb = b[near]
+        inside = (nb[:, 0] >= minx) & (nb[:, 2] <= maxx) & (nb[:, 1] >= miny) & (nb[:, 3] <= maxy)
+        exact = inside.copy()
+        if not inside.all():
+            query = shapely.box(*box)
+            shapely.prepare(query)
+            exact[~inside] = shapely.intersects(query, geoms[~inside])
         return near[exact], geoms[exact]

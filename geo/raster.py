@@ -9,6 +9,7 @@ by one block, whatever the file size.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -167,6 +168,13 @@ class RasterCatalog:
         return [self.meta(p.stem) for p in sorted(self.folder.glob("*.json"))
                 if (self.folder / f"{p.stem}.tif").exists()]
 
+    def version(self) -> tuple:
+        """Changes whenever a raster or its sidecar is written, added or removed."""
+        if not self.folder.exists():
+            return ()
+        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self.folder.iterdir()
+                            if p.suffix in (".tif", ".json")))
+
     def has(self, raster_id: str) -> bool:
         """Both files are there (the sidecar is written last, so this means complete)."""
         return all((self.folder / f"{raster_id}{s}").exists() for s in (".tif", ".json"))
@@ -209,8 +217,15 @@ class RasterInfo:
 
 
 def info(path: Path) -> RasterInfo:
-    """Metadata plus min/max read from the smallest overview (cheap on large COGs)."""
-    with Reader(str(path)) as reader:
+    """Metadata plus min/max read from the smallest overview, kept per file version (size and
+    modification time): a catalogue lists every raster on each request."""
+    stat = Path(path).stat()
+    return _info(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _info(path: str, mtime_ns: int, size: int) -> RasterInfo:
+    with Reader(path) as reader:
         ds = reader.dataset
         level = ds.overviews(1)[-1] if ds.overviews(1) else 1
         small = ds.read(1, masked=True, out_shape=(max(1, ds.height // level),
@@ -387,11 +402,15 @@ class ZonalResult:
     total: float
 
 
-def zonal_stats(geoms: np.ndarray, path: Path, geoms_crs: str = "EPSG:4326") -> list[ZonalResult]:
+def zonal_stats(geoms: np.ndarray, path: Path, geoms_crs: str = "EPSG:4326",
+                repair: bool = True) -> list[ZonalResult]:
     """Zonal statistics of each polygon (shapely array in `geoms_crs`) over band 1 of `path`.
 
     Computed on the EPSG:4549 plane: the raster is warped there (nearest) if it is stored in
     another CRS. A polygon outside the raster gives zeros and mean None, not an error.
+    `repair=False` skips make_valid for a caller whose multipolygons have parts that only
+    touch (e.g. dissolved parcels, layers/overlay.py): exactextract adds the coverage of each
+    part, so the figures are the union's without the cost of building it.
     """
     import geopandas as gpd
     from exactextract import exact_extract
@@ -404,7 +423,8 @@ def zonal_stats(geoms: np.ndarray, path: Path, geoms_crs: str = "EPSG:4326") -> 
     if not kinds or not kinds <= {3, 6}:  # Polygon, MultiPolygon
         raise InvalidParameter("区域统计只接受面（Polygon/MultiPolygon）。",
                                "Zonal statistics take polygons (Polygon/MultiPolygon) only.")
-    geoms = shapely.make_valid(geoms)
+    if repair:
+        geoms = shapely.make_valid(geoms)
     to_work = Transformer.from_crs(CRS.from_user_input(geoms_crs), CRS.from_user_input(WORK_CRS),
                                    always_xy=True)
     projected = shapely.transform(geoms, lambda c: np.column_stack(to_work.transform(c[:, 0],

@@ -68,13 +68,15 @@ def editable(store: Store, layer_id: str) -> Layer:
     """The layer, if planners may edit it with an API key; NotEditable (403) otherwise."""
     layer = store.layer(layer_id)
     if layer.kind != "vector" or not layer.editable:
-        mine = ", ".join(f"{l.id}（{l.title_zh}）" for l in store.layers() if l.editable)
+        shared = [other for other in store.layers() if other.editable]
+        zh = "、".join(f"{other.id}（{other.title_zh}）" for other in shared) or "无"
+        en = ", ".join(f"{other.id} ({other.title_en})" for other in shared) or "none"
         raise NotEditable(
             f"图层“{layer.title_zh}”（{layer.id}）不可通过接口编辑：官方边界、统计与名录图层只读。"
-            f"可编辑的共享图层：{mine or '无'}；您自己的上传可用其令牌编辑。",
+            f"可编辑的共享图层：{zh}；您自己的上传可用其令牌编辑。",
             f"Layer '{layer.title_en}' ({layer.id}) cannot be edited through the API: official "
             f"boundaries, statistics and registries are read-only. Editable shared layers: "
-            f"{mine or 'none'}; your own uploads can be edited with their token.",
+            f"{en}; your own uploads can be edited with their token.",
             collection=layer.id)
     return layer
 
@@ -177,6 +179,7 @@ def parse_geometry(value: object, layer: Layer, crs) -> shapely.Geometry | None:
         raise InvalidData(
             f"图层“{layer.id}”只接受 {layer.geometry_type}，收到 {geom.geom_type}。",
             f"Layer '{layer.id}' takes {layer.geometry_type} only, got {geom.geom_type}.")
+    geom = shapely.force_2d(geom)  # the stores hold x/y; a Z or M value is dropped
     coords = shapely.get_coordinates(geom)
     if not np.isfinite(coords).all():
         raise InvalidData("图形含非有限坐标。", "The geometry has non-finite coordinates.")
@@ -221,11 +224,13 @@ def check_properties(values: object, layer: Layer, kinds: dict[str, str]) -> dic
             f"Fields: {', '.join(kinds)}")
     for name, value in values.items():
         kind = kinds[name]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
         ok = value is None or {
-            "int": isinstance(value, int) and not isinstance(value, bool),
-            "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+            # 64-bit integers and finite doubles: what both stores hold
+            "int": number and isinstance(value, int) and -2**63 <= value < 2**63,
+            "float": number and abs(value) <= 1.7e308,
             "bool": isinstance(value, bool),
-            "text": isinstance(value, str),
+            "text": isinstance(value, str) and "\x00" not in value and len(value) <= 100_000,
         }[kind]
         if not ok:
             raise InvalidData(
@@ -275,6 +280,12 @@ def _new_id(frame: gpd.GeoDataFrame) -> str:
     return secrets.token_hex(6)
 
 
+def _check_fid(layer_id: str, fid: str) -> None:
+    """A feature id no store can hold (NUL, over-long) names no feature."""
+    if "\x00" in fid or len(fid) > 200:
+        raise _unknown(layer_id, fid.replace("\x00", "")[:200])
+
+
 def _unknown(layer_id: str, fid: str) -> UnknownFeature:
     return UnknownFeature(f"图层“{layer_id}”中没有编号为“{fid}”的要素。",
                           f"Layer '{layer_id}' has no feature with id '{fid}'.",
@@ -294,7 +305,7 @@ def create(target: Target, body: object, crs) -> FeatureRow:
     if given is not None and (isinstance(given, bool) or not isinstance(given, (str, int))):
         raise InvalidData("要素编号须为文本或整数。", "A feature id must be text or an integer.")
     fid = str(given) if given is not None else _new_id(target.store.frame(layer.id))
-    if not fid.strip() or len(fid) > 200:
+    if not fid.strip() or len(fid) > 200 or "\x00" in fid:
         raise InvalidData("要素编号不能为空或过长。", "A feature id must be 1–200 characters.")
     row = _whole_row(target, {**body, "properties": {**properties, layer.id_field: fid}},
                      fid, crs)
@@ -311,6 +322,7 @@ def create(target: Target, body: object, crs) -> FeatureRow:
 
 def replace(target: Target, fid: str, body: object, if_match: str | None, crs) -> FeatureRow:
     """Replace a feature whole (attributes not given become null)."""
+    _check_fid(target.layer.id, fid)
     row = _whole_row(target, _feature(body), fid, crs)
 
     def change(current: FeatureRow | None) -> FeatureRow:
@@ -325,6 +337,7 @@ def replace(target: Target, fid: str, body: object, if_match: str | None, crs) -
 def update(target: Target, fid: str, patch: object, if_match: str | None, crs) -> FeatureRow:
     """Apply a JSON merge patch (RFC 7396) to a feature: `properties` members set (null
     clears), `geometry` replaced when given."""
+    _check_fid(target.layer.id, fid)
     if not isinstance(patch, dict):
         raise InvalidData("请求体须为 JSON 合并补丁对象。", "The body must be a JSON merge patch object.")
     layer = target.layer
@@ -351,6 +364,8 @@ def update(target: Target, fid: str, patch: object, if_match: str | None, crs) -
 
 def delete(target: Target, fid: str, if_match: str | None) -> None:
     """Remove a feature."""
+    _check_fid(target.layer.id, fid)
+
     def change(current: FeatureRow | None) -> None:
         if current is None:
             raise _unknown(target.layer.id, fid)

@@ -35,6 +35,9 @@ class Layer:
     fields: dict[str, str] = field(default_factory=dict)  # name -> description (zh / en)
     kind: str = "vector"  # "vector" or "raster"
     style: dict = field(default_factory=dict)  # raster: unit, colormap, rescale (min, max)
+    # the field holding each feature's date (ISO `YYYY-MM-DD` text, UTC+8 calendar date),
+    # which OGC API `datetime` selects on; "" for a layer without time
+    time_field: str = ""
     # 规划人员可编辑: planners with an API key may create/replace/update/delete its features
     # (OGC API Features Part 4, layers/editing.py). Never the official boundaries or registries.
     editable: bool = False

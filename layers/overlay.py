@@ -146,15 +146,17 @@ def _zonal(layer: Layer, source: RasterSource, pieces: np.ndarray | None = None)
             "illustrative": meta.illustrative, "note": meta.note}
     if layer.geometry_type not in _POLYGONAL or pieces is None:
         return {**head, "available": False, "reason": "zonal statistics need polygons"}
-    # Pieces off the raster add nothing: only those meeting its footprint are measured.
+    # Pieces off the raster add nothing; the others go to exactextract as one multipolygon
+    # of interior-disjoint parts (coverage adds up per part: the union's figures, unbuilt).
     west, south, east, north = info(source.path).bounds_wgs84
     near = pieces[shapely.intersects(shapely.box(west - 0.01, south - 0.01, east + 0.01,
                                                  north + 0.01), pieces)]
-    results = zonal_stats(near, source.path) if len(near) else []
-    covered = sum(r.covered_ha for r in results)
-    total = sum(r.total for r in results)
-    # every piece's mean is its total over its covered area; so is the union's
-    mean = total / covered if covered > 0 else None
+    covered = total = 0.0
+    if len(near):
+        (result,) = zonal_stats(np.array([shapely.multipolygons(shapely.get_parts(near))]),
+                                source.path, repair=False)
+        covered, total = result.covered_ha, result.total
+    mean = total / covered if covered > 0 else None  # Σ value·cover / Σ cover
     body = {**head, "available": True, "covered_ha": round(covered, 4),
             "mean": None if mean is None else round(mean, 6)}
     if meta.per_ha:  # a density per ha integrates to a total (e.g. t CO2e/yr)

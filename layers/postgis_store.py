@@ -37,6 +37,7 @@ from psycopg import Connection, sql
 from psycopg_pool import ConnectionPool
 
 from geo.errors import InvalidData
+from geo.period import Period
 from layers import filtering, postgis_filter
 from layers.model import Layer
 from layers.store import (Bbox, FeatureChange, FeatureRow, GeoJSONPage, Store, check_frame,
@@ -366,20 +367,22 @@ class PostGISStore(Store):
     def features_geojson(self, layer_id: str, bbox: Bbox | None, filters: dict[str, str],
                          limit: int, offset: int, properties: list[str],
                          precision: int = 7, where: filtering.Node | None = None,
-                         sortby: tuple[filtering.SortKey, ...] = ()) -> GeoJSONPage | None:
+                         sortby: tuple[filtering.SortKey, ...] = (),
+                         period: Period | None = None) -> GeoJSONPage | None:
         """A page of features as GeoJSON text, selected, paged and encoded by PostGIS
         (ST_AsGeoJSON): for a page of Zhejiang's counties ~3× faster than encoding in Python.
 
         Same selection as `features()`: bbox by exact intersection, filters by text equality
         (NULL as ""), the CQL2 condition `where` as SQL with bound parameters
-        (layers/postgis_filter.py), ordered by `sortby` then insertion order. The count is
-        taken now; the features are read through a server-side cursor as the page is
-        consumed (`GeoJSONPage.features`), so memory holds a batch of rows, not the page.
-        None when the query cannot be pushed down (a filter on a non-text column, or too
-        many properties for one json_build_object).
+        (layers/postgis_filter.py), `period` on the layer's date text, ordered by `sortby`
+        then insertion order. The count is taken now; the features are read through a
+        server-side cursor as the page is consumed (`GeoJSONPage.features`), so memory holds a
+        batch of rows, not the page. None when the query cannot be pushed down (a filter or
+        date on a non-text column, or too many properties for one json_build_object).
         """
         layer = self.layer(layer_id)
         condition = where  # `where` below is the list of SQL conditions
+        dated = period is not None and bool(layer.time_field)
         _, version, table_name = self._meta()[layer_id]
         table = sql.Identifier(FEATURES_SCHEMA, table_name)
         with self.pool.connection() as conn:
@@ -392,7 +395,8 @@ class PostGISStore(Store):
                     self._columns.clear()
                 self._columns[(layer_id, version)] = types
             if len(properties) > 45 or any(p not in types for p in properties) or any(
-                    types.get(name) != _TEXT_OID for name in filters):
+                    types.get(name) != _TEXT_OID
+                    for name in [*filters, *([layer.time_field] if dated else [])]):
                 return None
             where, params = [sql.SQL("true")], []
             if bbox is not None:
@@ -402,6 +406,14 @@ class PostGISStore(Store):
             for name, wanted in filters.items():
                 where.append(sql.SQL("COALESCE({}, '') = %s").format(sql.Identifier(name)))
                 params.append(wanted)
+            if dated:  # the same comparison as Period.matches: the first 10 characters
+                day = sql.SQL('left({}, 10) COLLATE "C"').format(
+                    sql.Identifier(layer.time_field))
+                where.append(sql.SQL("{} <> ''").format(day))
+                for bound, op in zip(period.bounds, (">=", "<=")):
+                    if bound is not None:
+                        where.append(sql.SQL("{} {} %s").format(day, sql.SQL(op)))
+                        params.append(bound)
             if condition is not None:
                 clause, values = postgis_filter.where(condition)
                 where.append(clause)

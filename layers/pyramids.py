@@ -60,16 +60,17 @@ def pyramid_path(folder: Path, layer_id: str, variant: str) -> Path:
 
 
 def save(folder: Path, layer_id: str, variant: str, pyramid: Pyramid,
-         geometries: dict[str, np.ndarray]) -> Path:
+         geometries: dict[str, np.ndarray], settings: dict | None = None) -> Path:
     """Write `pyramid` atomically with its `geometries` in the grid's CRS: by level key
-    ("0".."13") and, for labelled layers, "labels"."""
+    ("0".."13") and, for labelled layers, "labels". `settings` (JSON values) join the
+    module's SETTINGS: a later `load` with other values finds the file stale."""
     arrays: dict[str, np.ndarray] = {}
     for key, geoms in geometries.items():
         arrays.update(PackedGeometries.pack(geoms).arrays(f"level{key}"))
     table = json.dumps({"ids": pyramid.ids, "properties": pyramid.properties},
                        ensure_ascii=False, allow_nan=True).encode()
     arrays["features"] = np.frombuffer(table, np.uint8)
-    meta = {**SETTINGS, "layer": layer_id, "variant": variant, "version": pyramid.version,
+    meta = {**SETTINGS, **(settings or {}), "layer": layer_id, "variant": variant, "version": pyramid.version,
             "levels": sorted(int(k) for k in geometries if k.isdigit()),
             "labels": "labels" in geometries, "fields": pyramid.fields,
             "bounds": list(pyramid.bounds) if pyramid.bounds else None}
@@ -97,7 +98,8 @@ def building(folder: Path, layer_id: str, variant: str) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def load(folder: Path, layer_id: str, variant: str, version: str) -> Pyramid | None:
+def load(folder: Path, layer_id: str, variant: str, version: str,
+         settings: dict | None = None) -> Pyramid | None:
     """The saved pyramid of this layer version, or None (logged) when there is none, it is
     stale (another version or other settings) or it cannot be read."""
     path = pyramid_path(folder, layer_id, variant)
@@ -109,7 +111,7 @@ def load(folder: Path, layer_id: str, variant: str, version: str) -> Pyramid | N
     except (OSError, ArrayFileError, ValueError) as error:
         log.warning("saved tile pyramid %s unreadable (%s): building it again", path.name, error)
         return None
-    wanted = {**SETTINGS, "layer": layer_id, "variant": variant, "version": version}
+    wanted = {**SETTINGS, **(settings or {}), "layer": layer_id, "variant": variant, "version": version}
     stale = {k: meta.get(k) for k in wanted if meta.get(k) != wanted[k]}
     if stale:
         log.info("saved tile pyramid %s is stale (%s): building it again", path.name,

@@ -27,6 +27,7 @@ import shapely
 
 from geo import durable
 from geo.errors import InvalidData, UnknownCollection, UnknownFeature
+from geo.period import Period, iso_day
 from layers import filtering
 from layers.model import Layer
 
@@ -45,6 +46,17 @@ class GeoJSONPage:
     features: Iterable[bytes]
     number_matched: int
     number_returned: int
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """What a catalogue shows of a layer: its feature count, the WGS84 bbox of its geometries
+    (None: no geometry at all) and the first and last date of its time field (None: no time
+    field or no dated feature)."""
+
+    count: int
+    bbox: Bbox | None
+    dates: tuple[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,7 @@ class Store(ABC):
 
     def __init__(self) -> None:
         self._frames: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
+        self._summaries: dict[str, tuple[str, LayerSummary]] = {}
         self._queryables: dict[str, tuple[str, dict[str, filtering.Queryable]]] = {}
 
     def put(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
@@ -152,6 +165,27 @@ class Store(ABC):
     def layer(self, layer_id: str) -> Layer:
         return find_layer(self.layers(), layer_id)
 
+    def summary(self, layer_id: str) -> LayerSummary:
+        """Count, bbox and date range of a layer, computed once per layer version (catalogue
+        pages ask for every layer's on every request)."""
+        version = self.version(layer_id)
+        cached = self._summaries.get(layer_id)
+        if cached and cached[0] == version:
+            return cached[1]
+        layer, frame = self.layer(layer_id), self.frame(layer_id)
+        bbox = None
+        if layer.geometry_type != "None":
+            geoms = frame.geometry[frame.geometry.notna() & ~frame.geometry.is_empty]
+            if len(geoms):
+                bbox = tuple(float(v) for v in geoms.total_bounds)
+        dates = None
+        if layer.time_field and layer.time_field in frame.columns:
+            days = sorted(d for d in map(iso_day, frame[layer.time_field]) if d)
+            dates = (days[0], days[-1]) if days else None
+        summary = LayerSummary(len(frame), bbox, dates)
+        self._summaries[layer_id] = (version, summary)
+        return summary
+
     def features(
         self,
         layer_id: str,
@@ -161,15 +195,21 @@ class Store(ABC):
         offset: int = 0,
         where: filtering.Node | None = None,
         sortby: tuple[filtering.SortKey, ...] = (),
+        period: Period | None = None,
     ) -> FeaturePage:
-        """Features intersecting `bbox` (WGS84) whose attributes equal `filters` and that
-        meet the CQL2 condition `where`, ordered by `sortby` (else stored order), paged."""
+        """Features intersecting `bbox` (WGS84) whose attributes equal `filters`, that meet
+        the CQL2 condition `where` and whose date (the layer's `time_field`) falls in `period`,
+        ordered by `sortby` (else stored order), paged. A layer without time ignores `period`,
+        as OGC API `datetime` asks."""
         frame = self.frame(layer_id)
         mask = np.ones(len(frame), dtype=bool)
         if where is not None:
             mask &= filtering.mask(frame, where)
         for name, wanted in (filters or {}).items():
             mask &= frame[name].astype("string").fillna("").to_numpy() == wanted
+        time_field = self.layer(layer_id).time_field
+        if period is not None and time_field:
+            mask &= period.matches(frame[time_field].to_numpy())
         if bbox is not None:
             hits = frame.sindex.query(shapely.box(*bbox), predicate="intersects")
             in_box = np.zeros(len(frame), dtype=bool)
@@ -207,7 +247,8 @@ class Store(ABC):
     def features_geojson(self, layer_id: str, bbox: Bbox | None, filters: dict[str, str],
                          limit: int, offset: int, properties: list[str],
                          precision: int = 7, where: filtering.Node | None = None,
-                         sortby: tuple[filtering.SortKey, ...] = ()) -> GeoJSONPage | None:
+                         sortby: tuple[filtering.SortKey, ...] = (),
+                         period: Period | None = None) -> GeoJSONPage | None:
         """A page of WGS84 features already encoded as GeoJSON text by the backend, or None
         when the caller should encode `features()` itself (the default)."""
         return None

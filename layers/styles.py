@@ -18,8 +18,9 @@ PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
 
 def tilejson(sets: Sequence[Tileset], tiles_url: str,
              bounds: tuple[float, float, float, float], grid: Grid = WEB_MERCATOR,
-             name: str | None = None) -> dict[str, Any]:
-    """TileJSON 3.0 of one or more layers served together at `tiles_url` ({z}/{x}/{y}).
+             name: str | None = None, labels: bool = False) -> dict[str, Any]:
+    """TileJSON 3.0 of one or more layers served together at `tiles_url` ({z}/{x}/{y});
+    `labels`: the tiles carry `{layer}_label` points (the OGC API Tiles routes).
 
     TileJSON knows only Web Mercator; for another grid the document names it in the
     `tileMatrixSet` and `crs` keys (as TiTiler does) and {z}/{x}/{y} are level/column/row.
@@ -54,7 +55,7 @@ def tilejson(sets: Sequence[Tileset], tiles_url: str,
             "fields": {name: s.layer.fields.get(name, "")
                        for name in (s.layer.id_field, s.label_field)},
             "minzoom": grid.levels[0], "maxzoom": TILEJSON_MAXZOOM,
-        } for s in sets if s.label_field],
+        } for s in sets if labels and s.label_field],
     }
     if grid is not WEB_MERCATOR:
         doc["tileMatrixSet"] = grid.id

@@ -58,6 +58,9 @@ def tile_crs(text: str | None) -> str:
     raise UnknownChoice("crs", text, TILE_CRS)
 FRESHNESS_S = 0.05  # how stale a layer version the cache fast path may act on, seconds
 ENTRY_OVERHEAD = 300  # bytes counted per cached tile besides its data (key, dict slot)
+# A mapped pyramid level up to this much WKB is decoded once and kept by the worker (China's
+# counties: z0–z5, ~8 MB of objects); bigger levels are decoded per tile, only what it touches.
+DECODED_LEVEL_BYTES = 3 * 2**20
 LABEL_SUFFIX = "_label"  # tile layer `{layer}_label`: one point per polygon, for its name
 LABEL_FIELDS = ("name", "name_zh", "title")  # the first one a layer has is its label text
 
@@ -160,7 +163,18 @@ class Tileset:
                     levels[MAX_SIMPLIFY_ZOOM + 1] = self.mercator
                     self._levels.update({zoom: IndexedGeometries.of(geoms)
                                          for zoom, geoms in levels.items()})
-        return self._levels[key]
+        return self._decode_if_small(self._levels, key)
+
+    def _decode_if_small(self, levels: dict, key: object) -> IndexedGeometries | PackedGeometries:
+        """A mapped level small enough is decoded once and kept (an overview zoom's tile
+        holds hundreds of features: decoding them per tile would cost more than cutting)."""
+        level = levels[key]
+        if isinstance(level, PackedGeometries) and level.blob.nbytes <= DECODED_LEVEL_BYTES:
+            with self._lock:
+                level = levels[key]
+                if isinstance(level, PackedGeometries):
+                    level = levels[key] = level.decoded()
+        return level
 
     def cut(self, z: int, x: int, y: int, properties: Sequence[str] | None,
             buffer: int = DEFAULT_BUFFER) -> mvt.TileLayer:
@@ -199,6 +213,10 @@ class Tileset:
                     points = np.full(len(self.mercator), None, dtype=object)
                     points[present] = shapely.point_on_surface(self.mercator[present])
                     self._labels = IndexedGeometries.of(points)
+        if isinstance(self._labels, PackedGeometries):  # mapped: points, small, decoded once
+            with self._lock:
+                if isinstance(self._labels, PackedGeometries):
+                    self._labels = self._labels.decoded()
         return self._labels
 
     def cut_labels(self, z: int, x: int, y: int) -> mvt.TileLayer | None:
@@ -219,10 +237,11 @@ class Tileset:
                              [self.ids[i] for i in hits], props)
 
     def parts(self, z: int, x: int, y: int, properties: Sequence[str] | None,
-              buffer: int = DEFAULT_BUFFER) -> list[mvt.TileLayer]:
-        """This layer's tile layers in tile z/x/y: its features, then its label points."""
-        labels = self.cut_labels(z, x, y)
-        return [self.cut(z, x, y, properties, buffer), *([labels] if labels is not None else [])]
+              buffer: int = DEFAULT_BUFFER, labels: bool = False) -> list[mvt.TileLayer]:
+        """This layer's tile layers in tile z/x/y: its features, then (with `labels`) its
+        label points."""
+        points = self.cut_labels(z, x, y) if labels else None
+        return [self.cut(z, x, y, properties, buffer), *([points] if points is not None else [])]
 
 
 def store_tilesets(store: Store) -> list[Tileset]:
@@ -236,7 +255,7 @@ def cut_tile(sets: Sequence[Tileset], z: int, x: int, y: int,
              buffer: int = DEFAULT_BUFFER) -> bytes:
     """Tile z/x/y of the given tilesets, all attributes."""
     check_tile(z, x, y)
-    return mvt.encode([part for s in sets for part in s.parts(z, x, y, None, buffer)])
+    return mvt.encode([s.cut(z, x, y, None, buffer) for s in sets])
 
 
 class TileCache:
@@ -370,12 +389,15 @@ class VectorTiles:
             return Tileset.from_store(self.store, layer_id, crs=crs, grid=grid)
         layer = self.store.layer(layer_id)
         variant = f"{crs}.{grid.id}"  # one pyramid per CRS drawn and tile grid
-        saved = pyramids.load(self.pyramid_dir, layer_id, variant, version)
+        # the grid's tolerances (its CRS units): a grid defined anew makes old files stale
+        tolerance = grid.tolerance(TOLERANCE_UNITS)
+        settings = {"tolerances": [tolerance(z) for z in range(MAX_SIMPLIFY_ZOOM + 1)]}
+        saved = pyramids.load(self.pyramid_dir, layer_id, variant, version, settings)
         if saved is not None:
             return Tileset.from_pyramid(layer, saved, crs, grid)
         with pyramids.building(self.pyramid_dir, layer_id, variant):
             # another worker may have saved it while this one waited for the lock
-            saved = pyramids.load(self.pyramid_dir, layer_id, variant, version)
+            saved = pyramids.load(self.pyramid_dir, layer_id, variant, version, settings)
             if saved is not None:
                 return Tileset.from_pyramid(layer, saved, crs, grid)
             started = time.perf_counter()
@@ -383,8 +405,9 @@ class VectorTiles:
             try:
                 pyramids.save(self.pyramid_dir, layer_id, variant, pyramids.Pyramid(
                     built.version, {}, None, built.ids, built.properties, built.fields,
-                    built.bounds), built.pyramid())
-                saved = pyramids.load(self.pyramid_dir, layer_id, variant, built.version)
+                    built.bounds), built.pyramid(), settings)
+                saved = pyramids.load(self.pyramid_dir, layer_id, variant, built.version,
+                                       settings)
             except OSError as error:  # a read-only or full disk: serve from memory, say so
                 log.warning("could not save the tile pyramid of %s: %s", layer_id, error)
                 return built
@@ -407,10 +430,13 @@ class VectorTiles:
 
     def key(self, layer_ids: Sequence[str], z: int, x: int, y: int,
             properties: Sequence[str] | None, buffer: int, build: bool = True,
-            crs: str = "WGS84", grid: str = WEB_MERCATOR.id) -> tuple | None:
+            crs: str = "WGS84", grid: str = WEB_MERCATOR.id, labels: bool = False
+            ) -> tuple | None:
         """The cache key of a request: layer versions first, so a change makes new keys;
-        the CRS and the grid last (a GCJ-02 tile, or a CGCS2000Quad one, is another tile).
-        x and y are the tile's column and row in the grid.
+        the CRS, the grid and whether label points are included last (a GCJ-02 tile, a
+        CGCS2000Quad one or one with labels is another tile). x and y are the tile's column
+        and row in the grid. The XYZ routes ask for no labels (their tiles stay as they were);
+        the OGC API Tiles routes do.
 
         With `build=False`, None when a tileset would first have to be (re)built.
         """
@@ -437,7 +463,7 @@ class VectorTiles:
                 raise UnknownFields(unknown, sorted(known))
             properties = tuple(properties)
         return (tuple((s.layer.id, s.version) for s in sets), z, x, y, properties, buffer, crs,
-                grid)
+                grid, labels)
 
     def etag_of(self, key: tuple) -> str:
         """The tile is a pure function of its key, so its ETag needs no rendering (fast 304s)."""
@@ -451,10 +477,11 @@ class VectorTiles:
 
     def tile(self, layer_ids: Sequence[str], z: int, x: int, y: int,
              properties: Sequence[str] | None = None, buffer: int = DEFAULT_BUFFER,
-             crs: str = "WGS84", grid: str = WEB_MERCATOR.id) -> Tile:
+             crs: str = "WGS84", grid: str = WEB_MERCATOR.id, labels: bool = False) -> Tile:
         """Tile z/x/y (column x, row y) of the layers (in that order) in a grid; cached by
         layer versions and request."""
-        key = self.key(layer_ids, z, x, y, properties, buffer, crs=crs, grid=grid)
+        key = self.key(layer_ids, z, x, y, properties, buffer, crs=crs, grid=grid,
+                       labels=labels)
         return Tile(self.fetch(key), self.etag_of(key))
 
     def fetch(self, key: tuple) -> bytes:
@@ -479,7 +506,7 @@ class VectorTiles:
                 log.exception("could not prebuild tiles of %s", layer.id)
 
     def render(self, key: tuple) -> bytes:
-        versions, z, x, y, properties, buffer, crs, grid = key
-        parts = [part for layer_id, _ in versions
-                 for part in self.tileset(layer_id, crs, grid).parts(z, x, y, properties, buffer)]
+        versions, z, x, y, properties, buffer, crs, grid, labels = key
+        parts = [part for layer_id, _ in versions for part in
+                 self.tileset(layer_id, crs, grid).parts(z, x, y, properties, buffer, labels)]
         return mvt.encode(parts)

@@ -86,6 +86,8 @@ def test_registry_without_geometry_has_no_geometry_queryable(api: TestClient) ->
     ("counties", "area_km2 BETWEEN 900 AND 1500", 2),         # 德清县 940, 长兴县 1434
     ("counties", "area_km2 > 1000 AND (code = '330523' OR code = '330502')", 1),
     ("counties", "area_km2 >= 700.5", 5),
+    ("counties", "code BETWEEN '330503' AND '330521'", 2),    # text, by code point
+    ("villages", "name < '东' AND county_code = '330523'", None),
     ("counties", "S_INTERSECTS(geometry, POINT(119.68 30.64))", 1),      # 安吉 county town
     ("counties", "S_CONTAINS(geometry, POINT(119.68 30.64))", 1),
     ("counties", "S_INTERSECTS(geometry, BBOX(119.9, 30.5, 120.2, 30.9))", 4),

@@ -136,6 +136,9 @@ def fuzz_target(start_server, tmp_path_factory) -> tuple[str, dict]:
         "upload_id": [upload["id"]],
         "upload_id+layer_id": [{"upload_id": upload["id"], "layer_id": layer["id"]}
                                for layer in upload_layers],
+        # Part 4 on the upload's features (api/routers/transactions.py): a real feature id
+        "upload_id+layer_id+feature_id": [{"upload_id": upload["id"], "layer_id": layer["id"],
+                                           "feature_id": "1"} for layer in upload_layers],
         "axis_id": axes,
         "project_id": projects,
         "name": ["huzhou"],
@@ -180,7 +183,10 @@ def _budget(path: str, positive: bool) -> int:
 def _operations(schema) -> list:
     order = {"GET": 0, "POST": 1, "PUT": 1, "PATCH": 1, "DELETE": 2}
     operations = [result.ok() for result in schema.get_all_operations()]
-    return sorted(operations, key=lambda op: (order.get(op.method.upper(), 1), op.path))
+    # deeper DELETEs first: deleting an upload must not leave its features' DELETE only 404s
+    return sorted(operations, key=lambda op: (
+        order.get(op.method.upper(), 1),
+        -op.path.count("/") if op.method.upper() == "DELETE" else 0, op.path))
 
 
 def _run(operation, mode: GenerationMode, base: str, ids: dict, tally: Tally,

@@ -20,6 +20,12 @@ from shapely.geometry import shape
 from geo.grids import GRIDS
 
 CGCS = GRIDS["CGCS2000Quad"]
+
+
+@pytest.fixture(scope="module", params=["geopackage", "postgis"])
+def client(request: pytest.FixtureRequest, client: TestClient) -> TestClient:
+    """The session's app over each store in turn (the same Huzhou build)."""
+    return client if request.param == "geopackage" else request.getfixturevalue("postgis_client")
 ANJI = "330523"
 REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 
@@ -152,15 +158,19 @@ def test_label_points_are_in_one_tile_only(client: TestClient) -> None:
 
 
 def test_same_tile_cache_and_etags_in_every_grid(client: TestClient) -> None:
-    """WebMercatorQuad through the OGC route is the XYZ tile (same bytes, same ETag); other
-    grids get their own ETags and answer If-None-Match with 304."""
+    """WebMercatorQuad through the OGC route is the XYZ tile plus the label points (the
+    counties layer decodes identically; XYZ tiles have no label layer, as before); every grid
+    and variant has its own ETag and answers If-None-Match with 304."""
     import morecantile
 
     t = morecantile.tms.get("WebMercatorQuad").tile(120.1, 30.8, 10)
     xyz = client.get(f"/tiles/counties/10/{t.x}/{t.y}.mvt")
     ogc = client.get(f"/collections/counties/tiles/WebMercatorQuad/10/{t.y}/{t.x}")
     assert ogc.status_code == xyz.status_code == 200
-    assert ogc.content == xyz.content and ogc.headers["etag"] == xyz.headers["etag"]
+    plain, labelled = decode(xyz.content), decode(ogc.content)
+    assert list(plain) == ["counties"] and list(labelled) == ["counties", "counties_label"]
+    assert plain["counties"] == labelled["counties"]
+    assert ogc.headers["etag"] != xyz.headers["etag"]
     c = CGCS.tms.tile(120.1, 30.8, 10)
     path = f"/collections/counties/tiles/CGCS2000Quad/10/{c.y}/{c.x}"
     first = client.get(path)
@@ -192,6 +202,12 @@ def test_raster_tiles_in_the_cgcs2000_grid(client: TestClient) -> None:
     assert response.headers["content-type"] == "image/png"
     pixels = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGBA"))
     assert pixels.shape == (256, 256, 4) and (pixels[..., 3] > 0).sum() > 1000
+    import morecantile
+
+    t = morecantile.tms.get("WebMercatorQuad").tile(119.6, 30.6, 10)  # same PNG as XYZ
+    assert client.get(f"/collections/bamboo_carbon_density/tiles/WebMercatorQuad/10/{t.y}/"
+                      f"{t.x}").content == client.get(
+        f"/rasters/bamboo_carbon_density/tiles/10/{t.x}/{t.y}.png").content
     far = client.get("/collections/bamboo_carbon_density/tiles/CGCS2000Quad/9/10/10")
     assert (np.asarray(Image.open(io.BytesIO(far.content)).convert("RGBA"))[..., 3] == 0).all()
 

@@ -111,3 +111,23 @@ def test_pair_areas_leave_out_touching_pairs() -> None:
     got = sorted(zip(pairs.geom.tolist(), pairs.zone.tolist()))
     assert got == [(0, 0), (1, 0), (1, 1), (2, 1)]
     assert pairs.per_zone(2).sum() == pytest.approx(area_km2(geoms, HUZHOU_ZONE_EPSG).sum())
+
+
+def test_raster_totals_match_the_union(store, tmp_path) -> None:
+    """Zonal totals over the pieces (one multipolygon, parts touching) equal the union's."""
+    from geo.raster import RasterCatalog, zonal_stats
+    from layers.ecology import build_demo_raster
+    from layers.overlay import RasterSource
+
+    catalog = RasterCatalog(tmp_path)
+    meta = build_demo_raster(store, catalog)
+    frame = synthetic_parcels(store)
+    result = overlay(store, [(LAYER, frame)], [RasterSource(meta, catalog.path(meta.id))],
+                     zone_ids=["counties"])
+    (raster,) = result["layers"][0]["rasters"]
+    (union,) = zonal_stats(np.array([shapely.union_all(frame.geometry.dropna().to_numpy())]),
+                           catalog.path(meta.id))
+    assert union.covered_ha > 10  # the set really meets the raster
+    assert raster["covered_ha"] == pytest.approx(union.covered_ha, rel=1e-6)
+    assert raster["total"] == pytest.approx(union.total, rel=1e-6)
+    assert raster["mean"] == pytest.approx(union.mean, rel=1e-6)

@@ -8,8 +8,8 @@ import asyncio
 import gzip
 import json
 import re
+import threading
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -45,9 +45,10 @@ def _first_body(app, path: str, query: str, accept: str = "identity") -> tuple[d
             seen["slices"] = geojson_stream.slices_encoded
             seen["more"] = message.get("more_body", False)
 
-    # in a thread of its own: browser tests earlier in the session leave a loop running here
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, app(scope, receive, send)).result()
+    # a thread of its own: another test's event loop may still be set on this one
+    runner = threading.Thread(target=asyncio.run, args=(app(scope, receive, send),))
+    runner.start()
+    runner.join()
     return seen["start"], seen["first"], seen["slices"], seen["more"]
 
 

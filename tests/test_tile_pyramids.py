@@ -50,8 +50,9 @@ def sample_tiles(per_zoom: int = 12) -> list:
 
 
 def built_in_memory(tiles: VectorTiles, layer_id: str) -> bool:
-    return any(isinstance(level, IndexedGeometries)
-               for level in tiles.tileset(layer_id)._levels.values())
+    """Whether the layer's tileset was built from its features here, not mapped from a file
+    (a mapped tileset never holds the full-detail geometries)."""
+    return tiles.tileset(layer_id).mercator is not None
 
 
 def test_array_file_round_trip_and_refuses_a_truncated_file(tmp_path: Path) -> None:
@@ -91,11 +92,17 @@ def test_build_saves_pyramids_a_fresh_process_maps_them_without_building(copy: P
     tiles = VectorTiles(fresh, cache_bytes=0, pyramid_dir=folder)
     assert tiles.tile(["counties"], *WUXING_Z9).data  # a Huzhou tile
     assert not built_in_memory(tiles, "counties")
-    assert tiles.tileset("counties").mercator is None
+    assert isinstance(tiles.tileset("counties")._levels[13], PackedGeometries)  # not decoded
     assert fresh._frames == {}  # the features were never read for tiles
 
 
-def test_tiles_identical_with_and_without_saved_pyramids(copy: Path) -> None:
+@pytest.mark.parametrize("decoded_bytes", [0, 3 * 2**20], ids=["packed", "decoded"])
+def test_tiles_identical_with_and_without_saved_pyramids(copy: Path, monkeypatch,
+                                                         decoded_bytes: int) -> None:
+    """Levels cut straight from the mapped WKB, and small levels decoded once (both paths)."""
+    from layers import tilesets
+
+    monkeypatch.setattr(tilesets, "DECODED_LEVEL_BYTES", decoded_bytes)
     folder = copy.parent / "pyramids"
     VectorTiles(GeoPackageStore(copy), 0, folder).save_pyramids()
     plain = VectorTiles(GeoPackageStore(copy), 0)
@@ -112,6 +119,9 @@ def test_tiles_identical_with_and_without_saved_pyramids(copy: Path) -> None:
                 == plain.tile(["counties"], t.z, t.x, t.y, props, 0).data)
     assert compared > 150  # non-empty tiles among them
     assert not built_in_memory(mapped, "counties")
+    kinds = {type(level) for level in mapped.tileset("counties")._levels.values()}
+    assert kinds == ({PackedGeometries} if decoded_bytes == 0
+                     else {PackedGeometries, IndexedGeometries})
 
 
 def test_gcj02_pyramid_saved_on_first_build_and_identical(copy: Path) -> None:
@@ -123,7 +133,7 @@ def test_gcj02_pyramid_saved_on_first_build_and_identical(copy: Path) -> None:
     assert (folder / "counties.GCJ-02.WebMercatorQuad.pyramid").exists()
     again = VectorTiles(GeoPackageStore(copy), 0, folder)
     assert again.tile(["counties"], *WUXING_Z10, crs="GCJ-02").data == tile
-    assert isinstance(again.tileset("counties", "GCJ-02")._levels[10], PackedGeometries)
+    assert again.tileset("counties", "GCJ-02").mercator is None  # mapped, not built
 
 
 def test_cgcs2000_grid_pyramid_identical(copy: Path) -> None:

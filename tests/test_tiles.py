@@ -114,8 +114,7 @@ def test_several_layers_in_one_tile_and_chosen_properties(client: TestClient) ->
     z, x, y = tile_of(*HUZHOU, 8)
     tile = get_tile(client, f"/tiles/counties,cities,county_seats/{z}/{x}/{y}.mvt",
                     properties="name,code")
-    # each polygon layer is followed by its label points (point layers label themselves)
-    assert list(tile) == ["counties", "counties_label", "cities", "cities_label", "county_seats"]
+    assert list(tile) == ["counties", "cities", "county_seats"]  # no label points (OGC only)
     for layer in tile.values():
         for feature in layer["features"]:
             assert set(feature["properties"]) == {"name", "code"}
@@ -184,7 +183,7 @@ def test_tilejson_and_style(client: TestClient) -> None:
     tj = client.get("/tiles/counties,county_seats/tilejson.json").json()
     assert tj["tilejson"] == "3.0.0"
     assert tj["tiles"] == ["http://testserver/tiles/counties,county_seats/{z}/{x}/{y}.mvt"]
-    assert [v["id"] for v in tj["vector_layers"]] == ["counties", "county_seats", "counties_label"]
+    assert [v["id"] for v in tj["vector_layers"]] == ["counties", "county_seats"]
     assert "name" in tj["vector_layers"][0]["fields"]
     west, south, east, north = tj["bounds"]
     assert west < 120.1 < east and south < 30.8 < north

@@ -6,6 +6,7 @@ edits showing in the next tile and in items. The sketches drawn here are test sh
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 import shutil
 import uuid
 from pathlib import Path
@@ -223,3 +224,80 @@ def test_owner_edits_an_upload(app: TestClient) -> None:
     record = app.post(f"/uploads/{upload}/layers/_upload/items", headers=auth,
                       json={"type": "Feature", "geometry": None, "properties": {}})
     assert record.status_code == 404  # the upload's own record is not a layer
+
+
+def test_concurrent_edits_of_one_version_let_exactly_one_through(app: TestClient) -> None:
+    made = app.post(ITEMS, json=sketch("并发"), headers=key())
+    fid, tag = made.json()["id"], made.headers["ETag"]
+
+    def edit(i: int) -> int:
+        return app.patch(f"{ITEMS}/{fid}", json={"properties": {"note": f"第{i}人"}},
+                         headers={**key(), "If-Match": tag}).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        codes = sorted(pool.map(edit, range(4)))
+    assert codes == [200, 412, 412, 412]
+    note = app.get(f"{ITEMS}/{fid}").json()["properties"]["note"]
+    assert note.startswith("第")
+
+
+def test_another_process_sees_the_edit(app: TestClient, tmp_path: Path) -> None:
+    """A second app over the same store (as another worker would be) serves the edit in
+    items, downloads and tiles, and its stale ETag is refused. On PostGIS it keeps its own
+    local upload copies (as another machine would), which must follow the database."""
+    settings = app.app.state.services.settings
+    if app.kind == "postgis":
+        settings = settings.model_copy(update={"uploads_dir": tmp_path / "other-uploads"})
+    other = TestClient(create_app(settings))
+    made = other.post(ITEMS, json=sketch("另一进程", lon=119.95, lat=30.55), headers=key())
+    assert made.status_code == 201
+    fid = made.json()["id"]
+    seen = app.get(f"{ITEMS}/{fid}")
+    assert seen.status_code == 200 and seen.headers["ETag"] == made.headers["ETag"]
+    download = app.get(f"/collections/{SKETCH_LAYER}/download", params={"format": "geojson"})
+    assert "另一进程" in download.content.decode("utf-8")
+    _, names = _tile(app, 119.952, 30.552)
+    assert "另一进程" in names
+    moved = app.patch(f"{ITEMS}/{fid}", json={"properties": {"note": "改"}},
+                      headers={**key(), "If-Match": made.headers["ETag"]})
+    assert moved.status_code == 200
+    assert other.delete(f"{ITEMS}/{fid}", headers={
+        **key(), "If-Match": made.headers["ETag"]}).status_code == 412
+    upload, _, auth = _upload(other)
+    base = f"/uploads/{upload}/layers/layer_1/items"
+    tag = app.get(f"{base}/2", headers=auth).headers["ETag"]  # this process's local copy
+    assert other.patch(f"{base}/2", json={"properties": {"名称": "改名"}},
+                       headers={**auth, "If-Match": tag}).status_code == 200
+    assert app.get(f"{base}/2", headers=auth).json()["properties"]["名称"] == "改名"
+
+
+@pytest.mark.parametrize("body", [
+    [], "Feature", {"type": "Feature"}, {"type": "Feature", "geometry": {"type": "Polygon",
+                                                                        "coordinates": "x"}},
+    b'{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[1e400, 30],'
+    b' [120, 30], [120, 31], [1e400, 30]]]}}',
+    b'{"type": "Feature", "geometry": {"type": "Point", "coordinates": [NaN, 30]}}',
+    {**sketch("大数"), "id": 1.5}, {**sketch("空"), "id": ""},
+    {**sketch("NUL"), "properties": {"name": "a\u0000b"}},
+    {**sketch("嵌套"), "properties": {"name": {"x": [1]}}},
+])
+def test_hostile_bodies_get_a_4xx(app: TestClient, body) -> None:
+    if isinstance(body, bytes):
+        response = app.post(ITEMS, content=body, headers=key())
+    else:
+        response = app.post(ITEMS, json=body, headers=key())
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["message"]["zh"] and response.json()["message"]["en"]
+
+
+def test_hostile_requests_get_a_4xx(app: TestClient) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert app.post(ITEMS, content=deep, headers=key()).status_code == 422
+    nul = app.patch(f"{ITEMS}/a%00b", json={"properties": {}}, headers={**key(), "If-Match": "*"})
+    assert nul.status_code == 404
+    crs = app.post(ITEMS, json=sketch("坐标系"), headers={**key(), "Content-Crs": "<EPSG:9999>"})
+    assert crs.status_code == 400 and crs.json()["code"] == "unknown_crs"
+    z = app.post(ITEMS, json={**sketch("三维"), "geometry": {"type": "Polygon", "coordinates": [
+        [[119.6, 30.6, 5], [119.61, 30.6, 5], [119.61, 30.61, 5], [119.6, 30.6, 5]]]}},
+        headers=key())
+    assert z.status_code == 201 and len(z.json()["geometry"]["coordinates"][0][0][0]) == 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Iterable
+from urllib.parse import urlencode
 
 import numpy as np
 from fastapi import APIRouter, Request
@@ -17,20 +18,22 @@ from api.deps import raster_catalog, services_of, settings_of, store_of
 from api.filters import FILTER_PARAMS, filter_and_sort
 from api.negotiation import wants_html
 from api.pages import render_page
-from api.query import ITEMS_PARAMS, ItemsQuery
+from api.query import ITEMS_PARAMS, ItemsQuery, parse_int
 from api.streaming import streamed
 from geo import geojson, geojson_stream
+from geo.errors import InvalidParameter
 from geo.vector_io import FORMATS
 from geo.crs import CRS84, SUPPORTED, CrsChoice, from_wgs84
 from layers.editing import feature_etag
 from layers.choropleth import CHOROPLETH_PARAMS, JOINED_FIELDS, choropleth, spec_from_params
+from layers.feature_schema import feature_schema
 from layers.model import Layer
 from geo.errors import UnknownCollection
 from geo.raster import info as raster_info
 from layers.catalogue import raster_layer
 from layers.ogc_tiles import CONFORMANCE as OGC_TILES_CONFORMANCE, REL as OGC_REL
 from layers.ogc_tiles import raster_collection
-from layers.store import Store
+from layers.store import LayerSummary, Store
 
 router = APIRouter()
 
@@ -58,6 +61,7 @@ CONFORMANCE = [
     # Part 4 on planner-editable layers and uploads (api/routers/transactions.py)
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",  # GeoJSON, Content-Crs
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
 ]
 GEOJSON = "application/geo+json"
@@ -104,22 +108,34 @@ def conformance(request: Request) -> Response:
     return JSONResponse(body)
 
 
-def _extent(store: Store, layer: Layer) -> dict[str, Any]:
-    frame = store.frame(layer.id)
-    geoms = frame.geometry[frame.geometry.notna()]
-    spatial = [[float(v) for v in geoms.total_bounds]] if len(geoms) else [[-180, -90, 180, 90]]
-    return {"spatial": {"bbox": spatial, "crs": CRS84.uri}}
+def _extent(summary: LayerSummary) -> dict[str, Any] | None:
+    """The collection's true extent: the bbox of its geometries (none for a layer without
+    geometry or without features, never the whole world) and, for a dated layer, the
+    interval of its dates (whole UTC+8 days); None when it has neither."""
+    extent: dict[str, Any] = {}
+    if summary.bbox is not None:
+        extent["spatial"] = {"bbox": [list(summary.bbox)], "crs": CRS84.uri}
+    if summary.dates is not None:
+        first, last = summary.dates
+        extent["temporal"] = {"interval": [[f"{first}T00:00:00+08:00",
+                                            f"{last}T23:59:59+08:00"]],
+                              "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+    return extent or None
 
 
 def collection_doc(request: Request, store: Store, layer: Layer) -> dict[str, Any]:
     base = f"{_base(request)}/collections/{layer.id}"
     prov = layer.provenance
+    summary = store.summary(layer.id)  # computed once per layer version
     links = [
         {"href": base, "rel": "self", "type": "application/json", "title": layer.title},
-        {"href": f"{base}/items?f=json", "rel": "items", "type": GEOJSON,
+        # no query string: GDAL looks this path up in /openapi.json for the limit maximum
+        {"href": f"{base}/items", "rel": "items", "type": GEOJSON,
          "title": f"{layer.title} (GeoJSON)"},
         {"href": f"{base}/items?f=html", "rel": "items", "type": "text/html",
          "title": f"{layer.title} (HTML)"},
+        {"href": f"{base}/schema", "rel": "describedby", "type": "application/schema+json",
+         "title": f"{layer.title} (JSON Schema)"},
         {"href": f"{base}/queryables", "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
          "type": "application/schema+json", "title": "Queryables"},
     ]
@@ -131,12 +147,11 @@ def collection_doc(request: Request, store: Store, layer: Layer) -> dict[str, An
                    "type": "application/json", "title": f"{layer.title} vector tiles"},
                   {"href": f"{base}/styles", "rel": OGC_REL + "styles",
                    "type": "application/json", "title": f"{layer.title} styles"}]
-    return {
+    doc = {
         "id": layer.id,
         "title": layer.title,
         "description": layer.description,
         "itemType": "feature",
-        "extent": _extent(store, layer),
         "crs": [choice.uri for choice in SUPPORTED],
         "storageCrs": CRS84.uri,
         "attribution": prov.attribution or prov.source,
@@ -146,26 +161,72 @@ def collection_doc(request: Request, store: Store, layer: Layer) -> dict[str, An
         },
         "geometryType": layer.geometry_type,
         "fields": layer.fields,
-        "numberOfFeatures": len(store.frame(layer.id)),
+        "numberOfFeatures": summary.count,
         "links": links,
     }
+    extent = _extent(summary)
+    if extent is not None:
+        doc["extent"] = extent
+    return doc
 
 
 DOWNLOAD_TYPES = {key: fmt.media_type for key, fmt in FORMATS.items()}
+COLLECTIONS_LIMIT = 1000  # default and maximum page of /collections
 
 
 @router.get("/collections")
 def collections(request: Request) -> Response:
+    """The collections, paged by `limit`/`offset` (default: all, up to 1,000) with next/prev
+    links; each entry's count and extent are cached per layer version."""
+    params = request.query_params
+    unknown = [name for name in params if name not in ("f", "limit", "offset")]
+    if unknown:
+        raise InvalidParameter(f"未知参数“{unknown[0]}”。可用参数：f, limit, offset",
+                               f"Unknown parameter '{unknown[0]}'. Valid parameters: f, limit, "
+                               "offset", parameter=unknown[0])
+    limit = min(parse_int(params.get("limit"), "limit", COLLECTIONS_LIMIT, 1, 10**9),
+                COLLECTIONS_LIMIT)
+    offset = parse_int(params.get("offset"), "offset", 0, 0, 10**9)
     store = store_of(request)
+    layers = store.layers()
+    page = layers[offset:offset + limit]
+    url = f"{_base(request)}/collections"
+    kept = [(k, v) for k, v in params.multi_items() if k not in ("limit", "offset")]
+
+    def at(start: int) -> str:
+        query = kept + ([("limit", str(limit))] if "limit" in params else [])
+        query += [("offset", str(start))] if start else []
+        return f"{url}?{urlencode(query)}" if query else url
+
+    links = [{"href": at(offset), "rel": "self", "type": "application/json",
+              "title": "Collections"}]
+    if offset + len(page) < len(layers):
+        links.append({"href": at(offset + limit), "rel": "next", "type": "application/json",
+                      "title": "Next page"})
+    if offset > 0:
+        links.append({"href": at(max(0, offset - limit)), "rel": "prev",
+                      "type": "application/json", "title": "Previous page"})
     body = {
-        "links": [{"href": f"{_base(request)}/collections", "rel": "self",
-                   "type": "application/json", "title": "Collections"}],
-        "collections": [collection_doc(request, store, layer) for layer in store.layers()],
+        "links": links,
+        "collections": [collection_doc(request, store, layer) for layer in page],
+        "numberMatched": len(layers),
+        "numberReturned": len(page),
         "crs": [choice.uri for choice in SUPPORTED],
     }
     if wants_html(request):
         return HTMLResponse(render_page("collections.html", request, body=body))
     return JSONResponse(body)
+
+
+@router.get("/collections/{collection_id}/schema")
+def schema(request: Request, collection_id: str) -> Response:
+    """The collection's feature schema (OGC API Features Part 5: properties with their types
+    and `x-ogc-role` id / primary-geometry / primary-instant)."""
+    store = store_of(request)
+    layer = store.layer(collection_id)
+    url = f"{_base(request)}/collections/{layer.id}/schema"
+    body = feature_schema(layer, store.queryables(layer.id), url)
+    return JSONResponse(body, media_type="application/schema+json")
 
 
 @router.get("/collections/{collection_id}")
@@ -259,12 +320,13 @@ def items(request: Request, collection_id: str) -> Response:
         # a backend that encodes the page itself (PostGIS) answers; else None
         found = store.features_geojson(layer.id, query.bbox_wgs84, query.filters or {},
                                        query.limit, query.offset, query.properties_of(layer),
-                                       where=where, sortby=sortby)
+                                       where=where, sortby=sortby, period=query.period)
         if found is not None:
             return _streamed_items(request, layer, query, found.features,
                                    found.number_matched, found.number_returned)
     page = store.features(layer.id, bbox=query.bbox_wgs84, filters=query.filters,
-                          limit=query.limit, offset=query.offset, where=where, sortby=sortby)
+                          limit=query.limit, offset=query.offset, where=where, sortby=sortby,
+                          period=query.period)
     frame, properties = page.features, query.properties_of(layer)
     if spec is None and not wants_html(request):  # GeoJSON, encoded a slice at a time
         cache = services_of(request).geometry_texts.section(

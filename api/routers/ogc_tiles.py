@@ -73,7 +73,8 @@ def _vector_tileset(request: Request, layer_ids: list[str], path: str, title: st
     bounds = layers_bounds(tiles, layer_ids)
     if f == "tilejson":
         url = f"{path}/{{z}}/{{y}}/{{x}}"
-        return JSONResponse(styles.tilejson(sets, url, bounds, grid=grid, name=title),
+        return JSONResponse(styles.tilejson(sets, url, bounds, grid=grid, name=title,
+                                            labels=True),
                             media_type="application/json")
     if f not in (None, "json"):
         raise UnknownChoice("f", f, ("json", "tilejson"))
@@ -109,7 +110,7 @@ def _vector_tile(request: Request, tiles: VectorTiles, layer_ids: list[str], gri
                  crs: str | None) -> Response:
     grid_of(grid_id)
     key = tiles.key(layer_ids, z, col, row, parse_properties(properties), buffer,
-                    crs=tile_crs(crs), grid=grid_id)
+                    crs=tile_crs(crs), grid=grid_id, labels=True)
     headers = cache_headers(settings_of(request).tile_max_age, tiles.etag_of(key))
     if etag_matches(request, headers["ETag"]):
         return Response(status_code=304, headers=headers)

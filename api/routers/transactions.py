@@ -32,6 +32,34 @@ router = APIRouter(tags=["editing"])
 GEOJSON = "application/geo+json"
 MAX_BODY = 16 * 2**20  # one feature; larger bodies are refused before parsing
 
+# The body and headers each verb takes, for the OpenAPI document (the body is read raw so
+# that a malformed one gets our bilingual 422, not the framework's).
+_FEATURE = {"type": "object", "required": ["type", "geometry"], "properties": {
+    "type": {"type": "string", "enum": ["Feature"]},
+    "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+    "geometry": {"type": "object", "description": "GeoJSON geometry in the Content-Crs"},
+    "properties": {"type": "object"}}}
+_CONTENT_CRS = {"name": "Content-Crs", "in": "header", "required": False,
+                "schema": {"type": "string"}, "description": "CRS of the geometry, e.g. "
+                "<http://www.opengis.net/def/crs/EPSG/0/4549>; default CRS84"}
+_IF_MATCH = {"name": "If-Match", "in": "header", "required": True, "schema": {
+    "type": "string"}, "description": "The ETag from GET of the item (428 without, 412 stale)"}
+
+
+def _doc(body: dict | None, *headers: dict) -> dict:
+    extra: dict = {"parameters": list(headers)}
+    if body is not None:
+        media = "application/merge-patch+json" if body is not _FEATURE else GEOJSON
+        extra["requestBody"] = {"required": True, "content": {media: {"schema": body}}}
+    return extra
+
+
+_CREATE = _doc(_FEATURE, _CONTENT_CRS)
+_REPLACE = _doc(_FEATURE, _CONTENT_CRS, _IF_MATCH)
+_UPDATE = _doc({"type": "object", "description": "JSON merge patch: properties and/or "
+                "geometry"}, _CONTENT_CRS, _IF_MATCH)
+_DELETE = _doc(None, _IF_MATCH)
+
 
 async def _json(request: Request) -> Any:
     body = await request.body()
@@ -39,7 +67,7 @@ async def _json(request: Request) -> Any:
         raise PayloadTooLarge("要素过大（上限 16 MB）。", "Feature too large (limit 16 MB).")
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidData("请求体不是有效的 JSON。", "The body is not valid JSON.") from None
 
 
@@ -75,7 +103,8 @@ def _item_href(request: Request, collection_id: str, fid: str) -> str:
     return f"{str(request.base_url).rstrip('/')}/collections/{collection_id}/items/{fid}"
 
 
-@router.post("/collections/{collection_id}/items", status_code=201)
+@router.post("/collections/{collection_id}/items", status_code=201,
+             openapi_extra=_CREATE)
 async def create_item(request: Request, collection_id: str) -> Response:
     """Add a feature to a planner-editable layer (API key)."""
     target = _shared(request, collection_id)
@@ -84,7 +113,8 @@ async def create_item(request: Request, collection_id: str) -> Response:
     return _answer(target, row, _item_href(request, collection_id, fid), status=201)
 
 
-@router.put("/collections/{collection_id}/items/{feature_id}")
+@router.put("/collections/{collection_id}/items/{feature_id}",
+             openapi_extra=_REPLACE)
 async def replace_item(request: Request, collection_id: str, feature_id: str) -> Response:
     """Replace a feature of a planner-editable layer (API key, If-Match)."""
     target = _shared(request, collection_id)
@@ -93,7 +123,8 @@ async def replace_item(request: Request, collection_id: str, feature_id: str) ->
     return _answer(target, row, _item_href(request, collection_id, feature_id))
 
 
-@router.patch("/collections/{collection_id}/items/{feature_id}")
+@router.patch("/collections/{collection_id}/items/{feature_id}",
+             openapi_extra=_UPDATE)
 async def update_item(request: Request, collection_id: str, feature_id: str) -> Response:
     """Change some attributes and/or the geometry (JSON merge patch; API key, If-Match)."""
     target = _shared(request, collection_id)
@@ -102,7 +133,8 @@ async def update_item(request: Request, collection_id: str, feature_id: str) -> 
     return _answer(target, row, _item_href(request, collection_id, feature_id))
 
 
-@router.delete("/collections/{collection_id}/items/{feature_id}", status_code=204)
+@router.delete("/collections/{collection_id}/items/{feature_id}", status_code=204,
+             openapi_extra=_DELETE)
 async def delete_item(request: Request, collection_id: str, feature_id: str) -> Response:
     """Remove a feature of a planner-editable layer (API key, If-Match)."""
     target = _shared(request, collection_id)
@@ -143,7 +175,8 @@ def upload_item(request: Request, upload_id: str, layer_id: str, feature_id: str
                    _upload_href(request, upload_id, layer_id, feature_id), private=True)
 
 
-@router.post("/uploads/{upload_id}/layers/{layer_id}/items", status_code=201)
+@router.post("/uploads/{upload_id}/layers/{layer_id}/items", status_code=201,
+             openapi_extra=_CREATE)
 async def create_upload_item(request: Request, upload_id: str, layer_id: str) -> Response:
     """Add a feature to one of your uploads."""
     body, crs = await _json(request), _crs(request)
@@ -152,7 +185,8 @@ async def create_upload_item(request: Request, upload_id: str, layer_id: str) ->
     return _answer(target, row, href, status=201, private=True)
 
 
-@router.put("/uploads/{upload_id}/layers/{layer_id}/items/{feature_id}")
+@router.put("/uploads/{upload_id}/layers/{layer_id}/items/{feature_id}",
+             openapi_extra=_REPLACE)
 async def replace_upload_item(request: Request, upload_id: str, layer_id: str,
                               feature_id: str) -> Response:
     """Replace a feature of one of your uploads (If-Match)."""
@@ -163,7 +197,8 @@ async def replace_upload_item(request: Request, upload_id: str, layer_id: str,
     return _answer(target, row, href, private=True)
 
 
-@router.patch("/uploads/{upload_id}/layers/{layer_id}/items/{feature_id}")
+@router.patch("/uploads/{upload_id}/layers/{layer_id}/items/{feature_id}",
+             openapi_extra=_UPDATE)
 async def update_upload_item(request: Request, upload_id: str, layer_id: str,
                              feature_id: str) -> Response:
     """Change a feature of one of your uploads (JSON merge patch, If-Match)."""
@@ -174,7 +209,8 @@ async def update_upload_item(request: Request, upload_id: str, layer_id: str,
     return _answer(target, row, href, private=True)
 
 
-@router.delete("/uploads/{upload_id}/layers/{layer_id}/items/{feature_id}", status_code=204)
+@router.delete("/uploads/{upload_id}/layers/{layer_id}/items/{feature_id}", status_code=204,
+             openapi_extra=_DELETE)
 async def delete_upload_item(request: Request, upload_id: str, layer_id: str,
                              feature_id: str) -> Response:
     """Remove a feature of one of your uploads (If-Match)."""

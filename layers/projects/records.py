@@ -73,14 +73,17 @@ def project_layers() -> tuple[Layer, Layer, Layer]:
     fields = {c: FIELDS[c] for c in COLUMNS if c != "snapshot_key"}
     latest = Layer(PROJECTS_LAYER, "项目落位（最新）", "Projects (latest snapshot)", "Point",
                    "project_id", _provenance(),
-                   "每个项目的最新一期：落位轴线、最近节点、区县、红黄绿预警。", fields)
+                   "每个项目的最新一期：落位轴线、最近节点、区县、红黄绿预警。", fields,
+                   time_field="snapshot_date")
     history = Layer(SNAPSHOTS_LAYER, "项目监测快照", "Project snapshots (history)", "Point",
                     "snapshot_key", _provenance(),
-                    "每次导入为一期快照（更新日期 snapshot_date 可作过滤条件）。", dict(FIELDS))
+                    "每次导入为一期快照（更新日期 snapshot_date 可作过滤条件）。", dict(FIELDS),
+                    time_field="snapshot_date")
     areas = Layer(AREAS_LAYER, "项目范围", "Project areas", "MultiPolygon", "project_id",
                   _provenance(), "以 WKT 面给出位置的项目的范围（最新一期）。",
                   {"project_id": FIELDS["project_id"], "name": FIELDS["name"],
-                   "status": FIELDS["status"], "snapshot_date": FIELDS["snapshot_date"]})
+                   "status": FIELDS["status"], "snapshot_date": FIELDS["snapshot_date"]},
+                  time_field="snapshot_date")
     return latest, history, areas
 
 

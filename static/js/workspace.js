@@ -384,7 +384,10 @@
     function zoomTo(meta) {
         var url = meta.kind === "raster" ? meta.links.metadata : withParam(meta.links.collection, "f", "json");
         getJSON(url).then(function (doc) {
-            var b = meta.kind === "raster" ? doc.info.bounds_wgs84 : doc.extent.spatial.bbox[0];
+            // an empty layer or one without geometry has no spatial extent: nothing to zoom to
+            var spatial = doc.extent && doc.extent.spatial;
+            if (meta.kind !== "raster" && !spatial) { return; }
+            var b = meta.kind === "raster" ? doc.info.bounds_wgs84 : spatial.bbox[0];
             S.map.fitBounds([[b[1], b[0]], [b[3], b[2]]], {padding: [20, 20]});
         });
     }
