@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api.query import COLLECTIONS_LIMIT
 from api.settings import Settings
 from geo.crs import SUPPORTED
 from layers.model import Layer
@@ -197,6 +198,17 @@ class OpenAPIDocument:
             # the items path only: what GDAL (limit) and QGIS (parameters) look up per
             # collection; the others stay generic
             generic = {ITEMS_PATH: items} if items is not None else {}
+            listing = doc["paths"].get("/collections", {}).get("get")
+            if listing is not None:  # parsed by the route itself, so declared here
+                listing["parameters"] = [
+                    {**params["f"]},
+                    {**params["limit"], "schema": {"type": "integer", "minimum": 1,
+                                                   "maximum": COLLECTIONS_LIMIT,
+                                                   "default": COLLECTIONS_LIMIT}},
+                    {**params["offset"]},
+                    {"name": "q", "in": "query", "required": False, "style": "form",
+                     "explode": False, "description": "检索 Text in the id or the titles",
+                     "schema": {"type": "string", "maxLength": 200}}]
             for layer in layers:
                 doc["paths"].update(_collection_paths(layer, generic))
             self._cached = (key, doc)
