@@ -46,7 +46,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     # plain aliases for the few places that hold the app, not a request (middleware, pages)
     app.state.settings, app.state.store = services.settings, services.store
     install_error_handlers(app)
-    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    # Level 5, not Starlette's 9: the same size on our HTML/JSON (a 320 KB map page: 118 KB
+    # either way) at a quarter of the time (26 ms vs 134 ms per page on this machine).
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=5)
     app.add_middleware(RateLimits, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(HeadAsGet)  # outermost: HEAD is the GET of every route, body dropped
 
@@ -66,9 +68,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     openapi_document = OpenAPIDocument(app, services.settings, services.store)
 
     @app.get("/openapi.json", include_in_schema=False)
-    def openapi() -> JSONResponse:
+    def openapi() -> Response:
         """The OpenAPI 3.0 document (GDAL reads the items limits from it, QGIS its params)."""
-        return JSONResponse(openapi_document.document(), media_type=OPENAPI_MEDIA_TYPE)
+        return Response(openapi_document.encoded(), media_type=OPENAPI_MEDIA_TYPE)
 
     @app.get("/", include_in_schema=True)
     def home(request: Request) -> Response:

@@ -9,6 +9,7 @@ by one block, whatever the file size.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -167,6 +168,13 @@ class RasterCatalog:
         return [self.meta(p.stem) for p in sorted(self.folder.glob("*.json"))
                 if (self.folder / f"{p.stem}.tif").exists()]
 
+    def version(self) -> tuple:
+        """Changes whenever a raster or its sidecar is written, added or removed."""
+        if not self.folder.exists():
+            return ()
+        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self.folder.iterdir()
+                            if p.suffix in (".tif", ".json")))
+
     def has(self, raster_id: str) -> bool:
         """Both files are there (the sidecar is written last, so this means complete)."""
         return all((self.folder / f"{raster_id}{s}").exists() for s in (".tif", ".json"))
@@ -209,8 +217,15 @@ class RasterInfo:
 
 
 def info(path: Path) -> RasterInfo:
-    """Metadata plus min/max read from the smallest overview (cheap on large COGs)."""
-    with Reader(str(path)) as reader:
+    """Metadata plus min/max read from the smallest overview, kept per file version (size and
+    modification time): a catalogue lists every raster on each request."""
+    stat = Path(path).stat()
+    return _info(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _info(path: str, mtime_ns: int, size: int) -> RasterInfo:
+    with Reader(path) as reader:
         ds = reader.dataset
         level = ds.overviews(1)[-1] if ds.overviews(1) else 1
         small = ds.read(1, masked=True, out_shape=(max(1, ds.height // level),

@@ -314,7 +314,9 @@ def _write_csv(
     crs: CrsChoice,
     encoding: TextEncoding,
 ) -> None:
-    """Points as lon/lat (x/y when projected) columns, other geometries as a WKT column."""
+    """Points as lon/lat (x/y when projected) columns, other geometries as a WKT column.
+    Text that Excel would run as a formula gets a leading apostrophe (see `formula_safe`)."""
+    data = formula_safe(data)
     options: dict[str, object] = {}
     if encoding is UTF8:
         options["layer_options"] = {"WRITE_BOM": "YES"}  # so Excel shows Chinese correctly
@@ -339,6 +341,24 @@ def _write_csv(
 EXCEL_CELL_CHARS = 32_767  # the most characters an Excel cell holds
 # Text starting with these is a formula to Excel (CSV/formula injection, OWASP).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(data: gpd.GeoDataFrame | pd.DataFrame) -> gpd.GeoDataFrame | pd.DataFrame:
+    """`data` with every text value that starts like a formula (= + - @, tab, CR) prefixed
+    with an apostrophe, as OWASP advises for CSV: Excel shows it as text and the quote says
+    it was escaped. Numbers stay numbers; `data` itself is not changed."""
+    out = data
+    for column in data.columns:
+        values = data[column]
+        if column == getattr(data, "_geometry_column_name", None) or not (
+                values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        risky = values.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
+        if risky.any():
+            if out is data:
+                out = data.copy()
+            out[column] = values.where(~risky, "'" + values.astype(str))
+    return out
 
 
 def _write_xlsx(

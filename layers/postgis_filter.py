@@ -25,7 +25,10 @@ def where(node: Node, geometry_column: str = "geom") -> tuple[sql.Composable, li
     return _sql(node, params, geometry_column), params
 
 
-def _column(prop: Queryable, geometry_column: str) -> sql.Composable:
+def _column(prop: Queryable, geometry_column: str, ordered: bool = True) -> sql.Composable:
+    """The column as compared: instants as timestamptz, text in code-point order when the
+    comparison orders (`ordered`; equality is the same under every deterministic collation,
+    and a plain column keeps an index on it usable)."""
     if prop.type == "geometry":
         return sql.Identifier(geometry_column)
     column = sql.Identifier(prop.name)
@@ -33,7 +36,7 @@ def _column(prop: Queryable, geometry_column: str) -> sql.Composable:
         return sql.SQL("(({}::date)::timestamp AT TIME ZONE 'UTC')").format(column)
     if prop.format == "date-time":
         return sql.SQL("({}::timestamptz)").format(column)
-    if prop.type == "string":
+    if prop.type == "string" and ordered:
         return sql.SQL('({} COLLATE "C")').format(column)
     return column
 
@@ -53,14 +56,15 @@ def _sql(node: Node, params: list[Any], geom: str) -> sql.Composable:
         return sql.SQL("{}({}, ST_GeomFromWKB(%s, 4326))").format(function,
                                                                    sql.Identifier(geom))
     if isinstance(node, Compare):
-        left = _column(node.left, geom)
+        ordered = node.op not in ("=", "<>")
+        left = _column(node.left, geom, ordered)
         if isinstance(node.right, Queryable):
-            right: sql.Composable = _column(node.right, geom)
+            right: sql.Composable = _column(node.right, geom, ordered)
         else:
             params.append(node.right)
             right = sql.SQL("%s")
         return sql.SQL("({} {} {})").format(left, sql.SQL(_OPERATORS[node.op]), right)
-    column = _column(node.prop, geom)
+    column = _column(node.prop, geom, ordered=isinstance(node, Between))
     if isinstance(node, Like):  # on the stored text, dates included
         params.append(node.pattern)
         return sql.SQL('({} COLLATE "C" LIKE %s)').format(sql.Identifier(node.prop.name))

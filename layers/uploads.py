@@ -126,6 +126,22 @@ class UploadStore:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         durable.sweep(self.folder)  # leftovers of a save killed midway (never a live one's)
+        # Records read from the files, per file version (inode, size, mtime): listing the
+        # caller's uploads looks at every upload, and opening each GeoPackage costs ~1 ms.
+        self._records: dict[str, tuple[tuple[int, int, int], UploadRecord]] = {}
+
+    def _record(self, path: Path, upload_id: str) -> UploadRecord:
+        """The upload's record, read again only when its file changed (NotFound, OSError)."""
+        stat = path.stat()
+        version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        cached = self._records.get(upload_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        record = _read_record(GeoPackageStore(path), upload_id)
+        if len(self._records) > 100_000:  # bounded: start again rather than grow for ever
+            self._records.clear()
+        self._records[upload_id] = (version, record)
+        return record
 
     def _path(self, upload_id: str) -> Path:
         if not _UPLOAD_ID.match(upload_id):
@@ -158,7 +174,10 @@ class UploadStore:
         path = self._path(upload_id)
         if owner is None or not path.exists():
             raise _unknown(upload_id)
-        record = _read_record(GeoPackageStore(path), upload_id)
+        try:
+            record = self._record(path, upload_id)
+        except FileNotFoundError:  # deleted meanwhile
+            raise _unknown(upload_id) from None
         if not hmac.compare_digest(record.owner, owner):
             raise _unknown(upload_id)
         return record
@@ -180,7 +199,7 @@ class UploadStore:
             if not _UPLOAD_ID.match(path.stem):
                 continue
             try:
-                record = _read_record(GeoPackageStore(path), path.stem)
+                record = self._record(path, path.stem)
             except (NotFound, OSError):
                 continue  # deleted meanwhile
             if hmac.compare_digest(record.owner, owner):
@@ -190,6 +209,7 @@ class UploadStore:
     def delete(self, upload_id: str, owner: str | None) -> None:
         self.get(upload_id, owner)
         self._path(upload_id).unlink(missing_ok=True)
+        self._records.pop(upload_id, None)
         (self.folder / f".{upload_id}.gpkg.edit-lock").unlink(missing_ok=True)
 
 

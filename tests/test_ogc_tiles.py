@@ -20,6 +20,12 @@ from shapely.geometry import shape
 from geo.grids import GRIDS
 
 CGCS = GRIDS["CGCS2000Quad"]
+
+
+@pytest.fixture(scope="module", params=["geopackage", "postgis"])
+def client(request: pytest.FixtureRequest, client: TestClient) -> TestClient:
+    """The session's app over each store in turn (the same Huzhou build)."""
+    return client if request.param == "geopackage" else request.getfixturevalue("postgis_client")
 ANJI = "330523"
 REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 
@@ -196,6 +202,12 @@ def test_raster_tiles_in_the_cgcs2000_grid(client: TestClient) -> None:
     assert response.headers["content-type"] == "image/png"
     pixels = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGBA"))
     assert pixels.shape == (256, 256, 4) and (pixels[..., 3] > 0).sum() > 1000
+    import morecantile
+
+    t = morecantile.tms.get("WebMercatorQuad").tile(119.6, 30.6, 10)  # same PNG as XYZ
+    assert client.get(f"/collections/bamboo_carbon_density/tiles/WebMercatorQuad/10/{t.y}/"
+                      f"{t.x}").content == client.get(
+        f"/rasters/bamboo_carbon_density/tiles/10/{t.x}/{t.y}.png").content
     far = client.get("/collections/bamboo_carbon_density/tiles/CGCS2000Quad/9/10/10")
     assert (np.asarray(Image.open(io.BytesIO(far.content)).convert("RGBA"))[..., 3] == 0).all()
 

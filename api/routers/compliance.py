@@ -19,10 +19,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import PRIVATE, owner_of, require_api_key, store_of, uploads_of
+from api.paging import PagingDep, paged
 from api.upload_stream import receive
 from geo import geojson
 from geo.measure import HUZHOU_ZONE_EPSG, MU_PER_KM2, area_km2
-from layers.compliance import (compliance, compliance_csv, compliance_xlsx, conflict_features,
+from layers.compliance import (KIND_FIELD, compliance, compliance_csv, compliance_xlsx, conflict_features,
                                constraint_layer, constraint_layers, describe,
                                read_constraint_file, resolve_kind)
 from layers.uploads import build_report, huzhou_outline, remove_tree
@@ -82,10 +83,14 @@ async def publish_constraint(
 
 
 @router.get("/constraints")
-def list_constraints(request: Request) -> dict:
-    """The published constraint layers (from planners' files, never official 三区三线)."""
+def list_constraints(request: Request, page: PagingDep) -> dict:
+    """The published constraint layers (from planners' files, never official 三区三线); paged
+    (`limit`/`offset`, `next`) and searchable (`q`: id, kind, titles)."""
     store = store_of(request)
-    return {"constraints": [describe(layer, store) for layer in constraint_layers(store)]}
+    return paged(request, constraint_layers(store), page,
+                 lambda layer: " ".join([layer.id, layer.title_zh, layer.title_en,
+                                         str(layer.style.get(KIND_FIELD, ""))]),
+                 lambda layer: describe(layer, store), "constraints")
 
 
 def _wanted(constraints: str | None) -> list[str] | None:

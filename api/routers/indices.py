@@ -18,6 +18,7 @@ from layers import census
 from layers.index import service
 from layers.index.system import read_peers, read_system
 from layers.place_names import PlaceRegistry
+from maps.page_cache import rendered_page
 from maps.views.index import index_page
 
 router = APIRouter(tags=["indices"])
@@ -114,4 +115,6 @@ def index_map(request: Request, layer: str = "counties", year: int | None = None
     """The index view: composite and sub-index maps, rankings per peer group, radar and trend
     charts, weights with their derivation (the census demonstration, 方法演示)."""
     root = request.scope.get("root_path", "").rstrip("/")
-    return HTMLResponse(index_page(store_of(request), root, layer, year))
+    key = (request.url.path, root, layer, year)  # rendered once per layer versions
+    return HTMLResponse(rendered_page(store_of(request), key,
+                                      lambda: index_page(store_of(request), root, layer, year)))

@@ -26,9 +26,11 @@ def root_of(request: Request) -> str:
     return request.scope.get("root_path", "").rstrip("/")
 
 
-def cached(request: Request, build: Callable[[], str]) -> str:
-    """The page for this URL (path, root path, query), rendered once per layer versions."""
-    key = (request.url.path, request.scope.get("root_path", ""), str(request.query_params))
+def cached(request: Request, build: Callable[[], str], *versions: object) -> str:
+    """The page for this URL (path, root path, query), rendered once per layer versions (and
+    `versions` of whatever else it draws, e.g. raster files)."""
+    key = (request.url.path, request.scope.get("root_path", ""), str(request.query_params),
+           *versions)
     return rendered_page(store_of(request), key, build)
 
 
@@ -67,8 +69,10 @@ def choropleth_map(request: Request) -> HTMLResponse:
 @router.get("/maps/ecology", response_class=HTMLResponse)
 def ecology_map(request: Request) -> HTMLResponse:
     """Bamboo carbon density (derived tiles), ledger points and unplaced villages, legend."""
-    return HTMLResponse(ecology_page(store_of(request), raster_catalog(request),
-                                     root_of(request)))
+    catalog = raster_catalog(request)
+    return HTMLResponse(cached(request, lambda: ecology_page(store_of(request), catalog,
+                                                             root_of(request)),
+                               catalog.version()))
 
 
 @router.get("/maps/overlay/{upload_id}", response_class=HTMLResponse, tags=["uploads"])

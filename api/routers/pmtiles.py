@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from api.caching import cache_headers, etag_matches
 from api.deps import pmtiles_folder, settings_of
+from api.paging import PagingDep, paged
 from geo.mvt import MEDIA_TYPE
 from geo.tiles import check_tile
 
@@ -17,12 +18,12 @@ router = APIRouter(tags=["Vector tiles 矢量瓦片"])
 
 
 @router.get("/pmtiles")
-def pmtiles_index(request: Request) -> JSONResponse:
-    """Names of the PMTiles archives this server holds."""
+def pmtiles_index(request: Request, page: PagingDep) -> JSONResponse:
+    """Names of the PMTiles archives this server holds; paged and searchable (`q`: name)."""
     base = str(request.base_url).rstrip("/")
-    return JSONResponse({"archives": [
-        {"name": name, "tilejson": f"{base}/pmtiles/{name}/tilejson.json",
-         "href": f"{base}/pmtiles/{name}.pmtiles"} for name in pmtiles_folder(request).names()]})
+    return JSONResponse(paged(request, pmtiles_folder(request).names(), page, str, lambda name: {
+        "name": name, "tilejson": f"{base}/pmtiles/{name}/tilejson.json",
+        "href": f"{base}/pmtiles/{name}.pmtiles"}, "archives"))
 
 
 @router.get("/pmtiles/{name}.pmtiles", response_class=FileResponse)

@@ -14,8 +14,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
+from api.paging import PagingDep, paged
 from api.deps import (StoreDep, bamboo_parameters, raster_catalog, require_api_key,
-                      settings_of)
+                      settings_of, vector_tiles)
 from geo import durable
 from geo.errors import InvalidParameter, PayloadTooLarge
 from geo.raster import (RasterCatalog, RasterMeta, check_raster_id, colormap, import_raster,
@@ -63,9 +64,12 @@ def _describe(request: Request, catalog: RasterCatalog, meta: RasterMeta) -> dic
 
 
 @router.get("/rasters")
-def list_rasters(request: Request, catalog: Catalog) -> dict:
-    """Every raster layer with its unit, provenance (derived or not) and links."""
-    return {"rasters": [_describe(request, catalog, m) for m in catalog.list()]}
+def list_rasters(request: Request, catalog: Catalog, page: PagingDep) -> dict:
+    """The raster layers with their unit, provenance (derived or not) and links; paged
+    (`limit`/`offset`, `next`) and searchable (`q`: id, titles, unit)."""
+    return paged(request, catalog.list(), page,
+                 lambda m: f"{m.id} {m.title_zh} {m.title_en} {m.unit}",
+                 lambda m: _describe(request, catalog, m), "rasters")
 
 
 @router.get("/rasters/{raster}")
@@ -77,15 +81,24 @@ def raster_metadata(raster: str, request: Request, catalog: Catalog) -> dict:
 # The issue's path: coexists with the vector tiles' /tiles/{layers}/{z}/{x}/{y}.mvt (the
 # suffix is part of the route pattern, so .png and .mvt never match each other's route).
 @router.get("/tiles/{raster}/{z}/{x}/{y}.png", response_class=Response)
-def raster_tile(raster: str, z: int, x: int, y: int, catalog: Catalog,
+def raster_tile(request: Request, raster: str, z: int, x: int, y: int, catalog: Catalog,
                 colormap_name: str | None = Query(None, alias="colormap"),
                 rescale: str | None = Query(None, description="min,max"),
                 crs: str | None = Query(None, description="WGS84 (default) or GCJ-02 (to sit "
                                         "on 高德 basemaps)")) -> Response:
     """A 256 px PNG tile; transparent outside the data (WebMercatorQuad)."""
     meta = catalog.meta(raster)
-    png = tile_png(catalog.path(raster), z, x, y, colormap_name or meta.colormap,
-                   parse_rescale(rescale, meta), tile_crs(crs))
+    path = catalog.path(raster)
+    cmap, scale, shift = colormap_name or meta.colormap, parse_rescale(rescale, meta), tile_crs(crs)
+    # Kept in the tile LRU per raster file version (a PNG tile costs ~0.1 s of rio-tiler)
+    stat = path.stat()
+    version = f"{stat.st_mtime_ns}:{stat.st_size}"
+    key = (((f"raster:{raster}", version),), z, x, y, cmap, scale, shift)
+    cache = vector_tiles(request).cache
+    png = cache.get(key)
+    if png is None:
+        png = tile_png(path, z, x, y, cmap, scale, shift)
+        cache.put(key, png)
     return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
 
 

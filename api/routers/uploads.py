@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from api.deps import PRIVATE, owner_of, raster_catalog, store_of, uploads_of
 from api.negotiation import wants_html
 from api.pages import render_page
+from api.paging import PagingDep, paged
 from api.upload_stream import receive
 from geo import geojson
 from geo.crs import resolve_crs
@@ -79,11 +80,18 @@ async def create_upload(
 
 
 @router.get("/uploads")
-def list_uploads(request: Request) -> JSONResponse:
-    """The caller's own uploads (never anyone else's)."""
+def list_uploads(request: Request, page: PagingDep) -> JSONResponse:
+    """The caller's own uploads (never anyone else's), oldest first; paged (`limit`/`offset`,
+    `next`) and searchable (`q`: id, file name, layer titles)."""
     owner = owner_of(request, required=True)
     records = uploads_of(request).store.list(owner)
-    return JSONResponse({"uploads": [r.summary() for r in records]}, headers=PRIVATE)
+    return JSONResponse(paged(request, records, page, _search_text, UploadRecord.summary,
+                              "uploads"), headers=PRIVATE)
+
+
+def _search_text(record: UploadRecord) -> str:
+    return " ".join([record.id, record.filename, *(f"{layer.id} {layer.title_zh}"
+                                                   for layer in record.layers)])
 
 
 @router.get("/uploads/{upload_id}")

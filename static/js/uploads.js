@@ -423,7 +423,8 @@
 
     function refresh() {
         if (!accessKey()) { U.uploads = []; renderList(); return Promise.resolve(); }
-        return json("GET", "/uploads").then(function (doc) {
+        // the whole list in one page: an owner keeps at most 500 uploads, the API pages by 100
+        return json("GET", "/uploads?limit=1000").then(function (doc) {
             U.keyProblem = false;
             U.uploads = doc.uploads || [];
             renderList();
@@ -773,7 +774,7 @@
         body.innerHTML = '<div class="ws-hint up-busy">' + esc(t("loading")) + "</div>";
         var base = "/uploads/" + encodeURIComponent(u.id);
         show(u.id, true, true);
-        json("GET", "/constraints").then(function (listed) {
+        json("GET", "/constraints?limit=1000").then(function (listed) {
             if (!(listed.constraints || []).length) {
                 body.innerHTML = '<div class="ws-hint up-no-constraints">' + esc(t("up_no_constraints")) + "</div>" +
                     '<div class="ws-actions"><button type="button" class="ws-small-button up-go-publish">' +
