@@ -29,8 +29,19 @@ def disjoint_pieces(geoms: np.ndarray) -> np.ndarray:
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if not present.all():
         geoms = geoms[present]
-    if len(geoms) < 2:
+    grouped, merged = overlap_groups(geoms)
+    if not grouped.any():
         return geoms
+    return np.concatenate([geoms[~grouped], merged])
+
+
+def overlap_groups(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which of `geoms` (present, WGS84 polygons) overlap another (a mask), and the union of
+    each group of overlapping ones (interiors meet, directly or through others)."""
+    geoms = np.asarray(geoms, dtype=object)
+    grouped = np.zeros(len(geoms), dtype=bool)
+    if len(geoms) < 2:
+        return grouped, np.array([], dtype=object)
     left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     keep = left < right
     left, right = left[keep], right[keep]
@@ -38,12 +49,11 @@ def disjoint_pieces(geoms: np.ndarray) -> np.ndarray:
     overlap = shapely.relate_pattern(geoms[left], geoms[right], "2********")
     left, right = left[overlap], right[overlap]
     if not len(left):
-        return geoms
+        return grouped, np.array([], dtype=object)
     group = _components(len(geoms), left, right)
-    grouped = np.zeros(len(geoms), dtype=bool)
     grouped[left] = grouped[right] = True
     merged = [shapely.union_all(geoms[group == g]) for g in np.unique(group[grouped])]
-    return np.concatenate([geoms[~grouped], np.array(merged, dtype=object)])
+    return grouped, np.array(merged, dtype=object)
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:

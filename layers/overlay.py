@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 
 from geo.measure import HUZHOU_ZONE_EPSG, MU_PER_KM2, area_km2, length_km
-from geo.pieces import PairAreas, disjoint_pieces, pair_areas
+from geo.pieces import PairAreas, overlap_groups, pair_areas
 from layers.model import Layer
 from layers.store import Store
 
@@ -93,10 +93,10 @@ def _polygon_overlay(entry: dict, frame: gpd.GeoDataFrame, layer: Layer, store: 
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     parcels = geoms[present]
     parcel_km2 = area_km2(parcels, HUZHOU_ZONE_EPSG)
-    pieces = disjoint_pieces(parcels)
-    same = pieces is parcels  # nothing overlapped: the pieces are the parcels
-    piece_km2 = parcel_km2 if same else area_km2(pieces, HUZHOU_ZONE_EPSG)
-    total = float(piece_km2.sum())
+    grouped, merged = overlap_groups(parcels)  # parcels not grouped are pieces as they are
+    merged_km2 = area_km2(merged, HUZHOU_ZONE_EPSG)
+    pieces = np.concatenate([parcels[~grouped], merged])
+    total = float(parcel_km2[~grouped].sum() + merged_km2.sum())
     entry["total"] = {"area_km2": round(total, 6), "area_mu": round(total * MU_PER_KM2, 2)}
     ids = frame[layer.id_field].astype(str).to_numpy()[present]
     features = {}
@@ -107,17 +107,24 @@ def _polygon_overlay(entry: dict, frame: gpd.GeoDataFrame, layer: Layer, store: 
         codes = zone_frame.index.astype(str).to_numpy()
         names = (zone_frame["name"].astype(str).to_numpy() if "name" in zone_frame.columns
                  else np.full(len(zone_frame), "", dtype=object))
-        pairs = pair_areas(pieces, zone_geoms, HUZHOU_ZONE_EPSG, piece_km2)
-        per_zone = pairs.per_zone(len(zone_geoms))
+        if by_feature:  # every parcel's pairs anyway: the lone parcels' serve the zones too
+            pairs = pair_areas(parcels, zone_geoms, HUZHOU_ZONE_EPSG, parcel_km2)
+            features[zone.id] = _feature_rows(pairs, ids, codes, names, by_feature)
+            lone = ~grouped[pairs.geom]
+            per_zone = np.bincount(pairs.zone[lone], weights=pairs.km2[lone],
+                                   minlength=len(zone_geoms))
+            if len(merged):
+                per_zone += pair_areas(merged, zone_geoms, HUZHOU_ZONE_EPSG,
+                                       merged_km2).per_zone(len(zone_geoms))
+        else:
+            per_zone = pair_areas(pieces, zone_geoms, HUZHOU_ZONE_EPSG,
+                                  np.concatenate([parcel_km2[~grouped], merged_km2])
+                                  ).per_zone(len(zone_geoms))
         rows = [{"code": codes[z], "name": names[z], "area_km2": round(float(per_zone[z]), 6),
                  "area_mu": round(float(per_zone[z]) * MU_PER_KM2, 2),
                  "share_of_upload": round(float(per_zone[z]) / (total or 1.0), 6)}
                 for z in np.flatnonzero(per_zone > 0)]
         entry["zones"][zone.id] = sorted(rows, key=lambda r: -r["area_km2"])
-        if by_feature:
-            if not same:
-                pairs = pair_areas(parcels, zone_geoms, HUZHOU_ZONE_EPSG, parcel_km2)
-            features[zone.id] = _feature_rows(pairs, ids, codes, names, by_feature)
     entry["rasters"] = [_zonal(layer, source, pieces) for source in rasters]
     if by_feature:
         entry["features"] = features
