@@ -1,8 +1,19 @@
-"""HTTP caching helpers shared by tile routes: ETag matching and cache headers."""
+"""HTTP caching helpers: ETag matching and cache headers (tile routes), and the JSON text of
+an answer kept per data version."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from pydantic_core import to_json
+
+
+def json_text(body: Any) -> str:
+    """`body` as FastAPI writes a returned dict (non-finite numbers as null), as text to keep
+    in a cache and send again."""
+    return to_json(jsonable_encoder(body), inf_nan_mode="null").decode("utf-8")
 
 
 def etag_matches(request: Request, etag: str) -> bool:

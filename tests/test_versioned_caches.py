@@ -73,3 +73,13 @@ def test_zonal_statistics_follow_the_raster(client: TestClient, tmp_path: Path) 
         dataset.write(dataset.read(1) * 2, 1)
     doubled = client.get(url, params={"collection": "counties"}).json()
     assert doubled != first
+
+
+def test_kept_answers_write_non_finite_numbers_as_null(client: TestClient) -> None:
+    """A near-zero factor gives infinite figures: null, as FastAPI writes them, never a 500
+    (found by the seeded fuzz once zonal answers were kept as JSON text)."""
+    raster = client.get("/rasters").json()["rasters"][0]["id"]
+    response = client.get(f"/rasters/{raster}/zonal", params={
+        "collection": "counties", "sequestration_t_per_mu_yr": 5e-304})
+    assert response.status_code == 200, response.text
+    assert "Infinity" not in response.text and "NaN" not in response.text

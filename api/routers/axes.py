@@ -12,16 +12,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 
+from api.caching import json_text
 from api.deps import require_api_key, services_of, store_of
 from geo import geojson
 from geo.errors import InvalidParameter
@@ -89,7 +88,7 @@ def axes_stats(request: Request,
     def build() -> str:
         plan, gaz, access = services_of(request).axis_plans.get(store, cell_m)
         body = {"scenario": scenario or None, **_stats_body(plan, gaz, access)}
-        return json.dumps(jsonable_encoder(body), ensure_ascii=False, allow_nan=False)
+        return json_text(body)
 
     # computed once per layer versions (0.4–0.9 s of statistics over the grid each time)
     body = rendered_page(store_of(request), ("/axes/stats", float(cell_m), scenario), build)

@@ -7,15 +7,14 @@ Paths live under /rasters/{raster}/… so they never collide with the vector til
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 
+from api.caching import json_text
 from api.paging import PagingDep, paged
 from api.deps import (StoreDep, bamboo_parameters, raster_catalog, require_api_key,
                       settings_of, vector_tiles)
@@ -244,7 +243,7 @@ def zonal_for_collection(raster: str, request: Request, catalog: Catalog, store:
 
     def build() -> str:
         body = zonal.account_layer(catalog, raster, store, collection, params)
-        return json.dumps(jsonable_encoder(body), ensure_ascii=False, allow_nan=False)
+        return json_text(body)
 
     # once per version of the layers and rasters and per parameters (exactextract, ~0.3 s)
     key = ("zonal", raster, collection, repr(params), catalog.version())

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from api.caching import json_text
 from api.deps import PRIVATE, owner_of, raster_catalog, store_of, uploads_of
 from api.negotiation import wants_html
 from api.pages import render_page
@@ -172,7 +173,7 @@ async def _overlay(request: Request, upload_id: str, by_feature: int,
         layers = [(layer, store.frame(layer.id)) for layer in record.layers]
         result = overlay(store_of(request), layers, _raster_sources(request), by_feature,
                          zone_ids)
-        return json.dumps(result, ensure_ascii=False, allow_nan=False)
+        return json_text(result)
 
     # Computed once per version of the upload, the zone layers and the rasters (0.2–0.3 s
     # each time otherwise), shared by the JSON, XLSX and CSV answers; the owner is checked
