@@ -68,9 +68,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     openapi_document = OpenAPIDocument(app, services.settings, services.store)
 
     @app.get("/openapi.json", include_in_schema=False)
-    def openapi() -> JSONResponse:
+    def openapi() -> Response:
         """The OpenAPI 3.0 document (GDAL reads the items limits from it, QGIS its params)."""
-        return JSONResponse(openapi_document.document(), media_type=OPENAPI_MEDIA_TYPE)
+        return Response(openapi_document.encoded(), media_type=OPENAPI_MEDIA_TYPE)
 
     @app.get("/", include_in_schema=True)
     def home(request: Request) -> Response:

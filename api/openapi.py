@@ -13,12 +13,14 @@ layer or its version changes.
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api.query import COLLECTIONS_LIMIT
 from api.settings import Settings
 from geo.crs import SUPPORTED
 from layers.model import Layer
@@ -149,6 +151,7 @@ class OpenAPIDocument:
         self._lock = threading.Lock()
         self._base: dict[str, Any] | None = None
         self._cached: tuple[tuple, dict[str, Any]] | None = None
+        self._encoded: tuple[dict[str, Any], bytes] | None = None
 
     def _framework_doc(self) -> dict[str, Any]:
         """FastAPI's own document (routes, models) in 3.0 form, made once."""
@@ -160,6 +163,15 @@ class OpenAPIDocument:
             doc["openapi"] = OPENAPI_VERSION
             self._base = doc
         return self._base
+
+    def encoded(self) -> bytes:
+        """The document as UTF-8 JSON, encoded once per version of the layers."""
+        doc = self.document()
+        cached = self._encoded
+        if cached is None or cached[0] is not doc:
+            cached = (doc, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode())
+            self._encoded = cached
+        return cached[1]
 
     def document(self) -> dict[str, Any]:
         layers = [layer for layer in self.store.layers() if layer.kind == "vector"]
@@ -186,6 +198,17 @@ class OpenAPIDocument:
             # the items path only: what GDAL (limit) and QGIS (parameters) look up per
             # collection; the others stay generic
             generic = {ITEMS_PATH: items} if items is not None else {}
+            listing = doc["paths"].get("/collections", {}).get("get")
+            if listing is not None:  # parsed by the route itself, so declared here
+                listing["parameters"] = [
+                    {**params["f"]},
+                    {**params["limit"], "schema": {"type": "integer", "minimum": 1,
+                                                   "maximum": COLLECTIONS_LIMIT,
+                                                   "default": COLLECTIONS_LIMIT}},
+                    {**params["offset"]},
+                    {"name": "q", "in": "query", "required": False, "style": "form",
+                     "explode": False, "description": "检索 Text in the id or the titles",
+                     "schema": {"type": "string", "maxLength": 200}}]
             for layer in layers:
                 doc["paths"].update(_collection_paths(layer, generic))
             self._cached = (key, doc)

@@ -14,6 +14,7 @@ from geo.period import Period, parse_period
 from layers.model import Layer
 
 ITEMS_PARAMS = ("f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "properties")
+COLLECTIONS_LIMIT = 1000  # default and maximum page of /collections
 
 
 @dataclass(frozen=True)

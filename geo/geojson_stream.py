@@ -49,9 +49,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _jsonable(value: Any) -> Any:
+    """Values JSON has no type for: dates and times as ISO 8601 text, the rest as text (an
+    answer already under way must not fail on one odd value)."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON with Chinese text kept as is (the items answer's own style)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
 
 
 def split_around(document: dict[str, Any], key: str) -> tuple[bytes, bytes]:

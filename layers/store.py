@@ -175,9 +175,10 @@ class Store(ABC):
         layer, frame = self.layer(layer_id), self.frame(layer_id)
         bbox = None
         if layer.geometry_type != "None":
-            geoms = frame.geometry[frame.geometry.notna() & ~frame.geometry.is_empty]
+            geoms = np.asarray(frame.geometry.values)
+            geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
             if len(geoms):
-                bbox = tuple(float(v) for v in geoms.total_bounds)
+                bbox = tuple(float(v) for v in shapely.total_bounds(geoms))
         dates = None
         if layer.time_field and layer.time_field in frame.columns:
             days = sorted(d for d in map(iso_day, frame[layer.time_field]) if d)

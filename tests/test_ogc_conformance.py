@@ -286,6 +286,10 @@ def test_collections_page_through_every_layer(client: TestClient) -> None:
     assert seen == ids
     last = client.get("/collections", params={"limit": 2, "offset": 2}).json()
     assert any(link["rel"] == "prev" for link in last["links"])
+    found = client.get("/collections", params={"q": "村"}).json()  # 村/社区 in the title
+    assert [c["id"] for c in found["collections"]] == ["villages"]
+    assert found["numberMatched"] == 1
+    assert client.get("/collections", params={"q": "COUNTIES"}).json()["numberMatched"] == 1
 
 
 def test_schema_describes_each_property_with_ogc_roles(client: TestClient) -> None:

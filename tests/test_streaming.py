@@ -126,6 +126,16 @@ def test_numbers_geos_prints_long_are_written_at_their_shortest() -> None:
                              '[5.0,0.5]]},"properties":{"name":"测试"}}')
 
 
+def test_dates_and_odd_values_do_not_break_an_answer_under_way() -> None:
+    frame = pd.DataFrame({"day": [pd.Timestamp("2024-03-31"), pd.NaT],
+                          "share": [float("inf"), np.float32(0.5)]}, index=["a", "b"])
+    text = b"".join(geojson_stream.feature_chunks(
+        frame, np.array([shapely.Point(120, 30), None]), ["day", "share"], 7))
+    a, b = json.loads(b"[" + text + b"]")
+    assert a["properties"] == {"day": "2024-03-31T00:00:00", "share": None}
+    assert b["properties"] == {"day": None, "share": 0.5} and b["geometry"] is None
+
+
 @pytest.mark.parametrize("path", ["/collections/counties/items?limit=100",
                                   "/collections/villages/items?limit=500&offset=3",
                                   "/collections/townships/download?format=geojson"])

@@ -18,7 +18,7 @@ from api.deps import raster_catalog, services_of, settings_of, store_of
 from api.filters import FILTER_PARAMS, filter_and_sort
 from api.negotiation import wants_html
 from api.pages import render_page
-from api.query import ITEMS_PARAMS, ItemsQuery, parse_int
+from api.query import COLLECTIONS_LIMIT, ITEMS_PARAMS, ItemsQuery, parse_int
 from api.streaming import streamed
 from geo import geojson, geojson_stream
 from geo.errors import InvalidParameter
@@ -171,24 +171,28 @@ def collection_doc(request: Request, store: Store, layer: Layer) -> dict[str, An
 
 
 DOWNLOAD_TYPES = {key: fmt.media_type for key, fmt in FORMATS.items()}
-COLLECTIONS_LIMIT = 1000  # default and maximum page of /collections
 
 
 @router.get("/collections")
 def collections(request: Request) -> Response:
-    """The collections, paged by `limit`/`offset` (default: all, up to 1,000) with next/prev
-    links; each entry's count and extent are cached per layer version."""
+    """The collections, paged by `limit`/`offset` (default: all, up to 1,000; a larger limit
+    is capped) with next/prev links, searchable by `q` (text in the id or the titles); each
+    entry's count and extent are cached per layer version."""
     params = request.query_params
-    unknown = [name for name in params if name not in ("f", "limit", "offset")]
+    unknown = [name for name in params if name not in ("f", "limit", "offset", "q")]
     if unknown:
-        raise InvalidParameter(f"未知参数“{unknown[0]}”。可用参数：f, limit, offset",
+        raise InvalidParameter(f"未知参数“{unknown[0]}”。可用参数：f, limit, offset, q",
                                f"Unknown parameter '{unknown[0]}'. Valid parameters: f, limit, "
-                               "offset", parameter=unknown[0])
+                               "offset, q", parameter=unknown[0])
     limit = min(parse_int(params.get("limit"), "limit", COLLECTIONS_LIMIT, 1, 10**9),
                 COLLECTIONS_LIMIT)
     offset = parse_int(params.get("offset"), "offset", 0, 0, 10**9)
     store = store_of(request)
     layers = store.layers()
+    text = (params.get("q") or "").strip().lower()
+    if text:
+        layers = [layer for layer in layers
+                  if text in f"{layer.id} {layer.title_zh} {layer.title_en}".lower()]
     page = layers[offset:offset + limit]
     url = f"{_base(request)}/collections"
     kept = [(k, v) for k, v in params.multi_items() if k not in ("limit", "offset")]
