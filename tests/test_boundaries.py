@@ -105,6 +105,7 @@ def test_build_command_writes_a_store(tmp_path) -> None:
         "cities", "counties", "county_seats", "townships", "villages",
         "axis_nodes", "axes", "axis_domains", "axis_clusters",  # + Huzhou demo axes
         "project_snapshots", "projects",  # + empty project layers (layers/projects/)
+        "planning_sketches",  # + the planners' editable layer (layers/editing.py)
         "bamboo_ledger",  # + Anji bamboo carbon ledger (layers/ecology.py)
         "indicator_catalog", "indicators"]  # + census indicators (layers/census.py)
     assert (tmp_path / "rasters" / "bamboo_carbon_density.tif").exists()
