@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import mvt
+from geo import durable, mvt
 from geo.crs import CRS84, resolve_crs
 from geo.errors import InvalidParameter, LayerWithoutGeometry, UnknownChoice, UnknownCrs, UnknownFields
 from geo.gcj02 import transform_geometry_wgs84_to_gcj02
@@ -335,6 +335,8 @@ class VectorTiles:
         self.store = store
         # where each layer version's pyramid is saved and mapped from (None: built in memory)
         self.pyramid_dir = pyramid_dir
+        if pyramid_dir is not None:
+            durable.sweep(pyramid_dir)  # a writer killed mid-save left its temp file behind
         self.cache = TileCache(cache_bytes) if cache_bytes > 0 else None
         self._tilesets: dict[str, Tileset] = {}  # WGS84 WebMercatorQuad tilesets by layer id
         # by (CRS drawn, grid id), then layer id

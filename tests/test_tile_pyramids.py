@@ -251,3 +251,12 @@ def test_workers_wanting_the_same_missing_pyramid_build_it_once(
     assert caplog.text.count("built and saved the tile pyramid of counties") == 1
     assert len(tiles) == 3 and tiles[0] and len(set(tiles)) == 1
     assert all(not built_in_memory(w, "counties") for w in workers)
+
+
+def test_a_killed_writers_temp_file_is_swept(copy: Path) -> None:
+    folder = copy.parent / "pyramids"
+    folder.mkdir()
+    dead = folder / ".counties.WGS84.WebMercatorQuad.pyramid.999999999.0badf00d.tmp"
+    dead.write_bytes(b"half a pyramid")
+    VectorTiles(GeoPackageStore(copy), 0, folder)
+    assert not dead.exists()
