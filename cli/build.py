@@ -36,8 +36,10 @@ def build(
 
     if SKETCH_LAYER not in {layer.id for layer in target.layers()}:
         built.append(sketch_layer())  # planners' edits: created once, never rebuilt over
+    # one atomic write for every layer: a China GeoPackage (~100 MB) is copied once, not
+    # once per layer, and a failed build leaves the previous store whole
+    target.put_many(built)
     for layer, frame in built:
-        target.put(layer, frame)
         typer.echo(f"{layer.id:14s} {len(frame):6d} features  ({layer.title_zh})")
     if area.covers_huzhou():
         from geo.raster import RasterCatalog

@@ -169,6 +169,9 @@ def _census_code(note: str) -> str:
     return note.split(marker, 1)[1].split("（", 1)[0].strip() if marker in note else ""
 
 
+SHOWN_CODES = 12  # polygon codes listed in the build's report; the rest are counted
+
+
 def report_lines(report: dict) -> list[str]:
     """The join report as a few lines of text (for `gongfu build`)."""
     lines = []
@@ -179,9 +182,12 @@ def report_lines(report: dict) -> list[str]:
                      f"{len(body['not_matched'])} not matching today's polygons")
         for item in body["not_matched"]:
             lines.append(f"  ✗ {item['census_code'] or '—':6s} {item['name']}: {item['reason']}")
-        if body["polygons_without_figure"]:
-            lines.append("  polygons without a figure: "
-                         + ", ".join(body["polygons_without_figure"]))
+        missing = body["polygons_without_figure"]
+        if missing:
+            # a China build has ~2,600 (the census covers Zhejiang): the count and a few codes
+            shown = ", ".join(missing[:SHOWN_CODES])
+            more = f" … (+{len(missing) - SHOWN_CODES})" if len(missing) > SHOWN_CODES else ""
+            lines.append(f"  {len(missing)} polygons without a figure: {shown}{more}")
     return lines
 
 

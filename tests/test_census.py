@@ -81,3 +81,13 @@ def test_change_view_delta_and_pct(client) -> None:
     assert bad.status_code == 400 and bad.json()["message"]["zh"]
     assert client.get("/indicators/census_resident_population/legend",
                       params={"change": "ratio"}).status_code == 400
+
+
+def test_build_report_counts_missing_polygons_instead_of_listing_thousands() -> None:
+    """A China build has ~2,600 county polygons outside the Zhejiang census: the build's
+    report gives their number and a few codes, not one 20,000-character line."""
+    china_like = HUZHOU | {f"11{i:04d}" for i in range(2000)}
+    lines = census.report_lines(census.join_report(china_like))
+    line = next(text for text in lines if "polygons without a figure" in text)
+    assert line.strip().startswith("2000 polygons without a figure")
+    assert len(line) < 200 and "(+1988)" in line
