@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
 from pydantic_core import to_json
 
@@ -29,3 +29,16 @@ def etag_matches(request: Request, etag: str) -> bool:
 def cache_headers(max_age: int, etag: str) -> dict[str, str]:
     """ETag plus public caching for `max_age` seconds."""
     return {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+
+
+def tile_response(request: Request, tiles: Any, key: tuple, max_age: int, media_type: str
+                  ) -> Response:
+    """One vector tile by its cache key (any grid): 304 when the client's ETag still holds,
+    204 when the tile is empty, else the bytes with ETag and caching headers."""
+    headers = cache_headers(max_age, tiles.etag_of(key))
+    if etag_matches(request, headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    data = tiles.fetch(key)
+    if not data:
+        return Response(status_code=204, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.caching import cache_headers, etag_matches
+from api.caching import tile_response
 from api.deps import raster_catalog, settings_of, vector_tiles
 from geo.errors import UnknownChoice
 from geo.grids import GRIDS, grid as grid_of
@@ -111,13 +111,7 @@ def _vector_tile(request: Request, tiles: VectorTiles, layer_ids: list[str], gri
     grid_of(grid_id)
     key = tiles.key(layer_ids, z, col, row, parse_properties(properties), buffer,
                     crs=tile_crs(crs), grid=grid_id, labels=True)
-    headers = cache_headers(settings_of(request).tile_max_age, tiles.etag_of(key))
-    if etag_matches(request, headers["ETag"]):
-        return Response(status_code=304, headers=headers)
-    data = tiles.fetch(key)
-    if not data:
-        return Response(status_code=204, headers=headers)
-    return Response(data, media_type=MEDIA_TYPE, headers=headers)
+    return tile_response(request, tiles, key, settings_of(request).tile_max_age, MEDIA_TYPE)
 
 
 @router.get("/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix:int}/"

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.caching import cache_headers, etag_matches
+from api.caching import tile_response
 from api.deps import settings_of, vector_tiles
 from geo.mvt import MEDIA_TYPE
 from geo.tiles import DEFAULT_BUFFER
@@ -40,13 +40,7 @@ def tile(request: Request, layers: str, z: int, x: int, y: int,
     layer_ids = parse_layer_ids(layers)
     key = tiles.key(layer_ids, z, x, y, parse_properties(properties), buffer,
                     crs=tile_crs(crs))
-    headers = cache_headers(settings_of(request).tile_max_age, tiles.etag_of(key))
-    if etag_matches(request, headers["ETag"]):
-        return Response(status_code=304, headers=headers)
-    data = tiles.fetch(key)
-    if not data:
-        return Response(status_code=204, headers=headers)
-    return Response(data, media_type=MEDIA_TYPE, headers=headers)
+    return tile_response(request, tiles, key, settings_of(request).tile_max_age, MEDIA_TYPE)
 
 
 # HEAD answers like GET without the body (uvicorn drops it), kept out of the OpenAPI document.
