@@ -14,8 +14,6 @@ import typer
 from cli.errors import bilingual_errors, fail
 from cli.options import STORE, settings_from, store_from, where
 from cli.pyramids import save_pyramids
-from geo.vector_read import read_folder
-from layers.intake import Uploads
 
 
 def _staged(files: list[Path]) -> Path:
@@ -44,6 +42,8 @@ def import_file(
     settings = settings_from(store)
     public = settings.open_store()  # PostGIS when GONGFU_DATABASE_URL is set: uploads shared
     # the API's intake pipeline (layers/intake.py), so a CLI upload is the same as a POST
+    from layers.intake import Uploads
+
     uploads = Uploads(public, settings.uploads_folder(public), settings.api_key_set(),
                       settings.upload_limits(), settings.upload_sandbox(),
                       settings.upload_quota_count)
@@ -84,6 +84,8 @@ def import_boundaries(
     target = store_from(store)
     work = _staged([file])
     try:
+        from geo.vector_read import read_folder
+
         read = read_folder(work, crs_override=crs)
         polygons = [layer for layer in read.layers if layer.geometry_type.endswith("Polygon")]
         if len(polygons) != 1:

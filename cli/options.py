@@ -7,12 +7,15 @@ GONGFU_DATABASE_URL, then GONGFU_STORE_PATH (all through `api.settings.Settings`
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from api.settings import Settings
 from cli.errors import fail
-from layers.store import GeoPackageStore, Store
+
+if TYPE_CHECKING:  # loaded when a command runs: `gongfu serve`'s supervisor never needs them
+    from api.settings import Settings
+    from layers.store import GeoPackageStore, Store
 
 STORE = typer.Option(None, "--store", help="GeoPackage (default: GONGFU_STORE_PATH, or "
                      "GONGFU_DATABASE_URL when set)")
@@ -22,6 +25,8 @@ DATABASE = typer.Option(None, "--database",
 
 def settings_from(store: Path | None = None, database: str | None = None) -> Settings:
     """Settings with the command line's choice of store over the environment's."""
+    from api.settings import Settings
+
     chosen: dict[str, object] = {}
     if store:
         # a file named on the command line beats a database named only in the environment
@@ -38,11 +43,15 @@ def store_from(store: Path | None = None, database: str | None = None) -> Store:
 
 def geopackage_from(path: Path | None) -> GeoPackageStore:
     """A GeoPackage store whatever the environment's database: a copy's source (`db load`)."""
+    from layers.store import GeoPackageStore
+
     return GeoPackageStore(settings_from(path).store_path)
 
 
 def database_url(given: str | None) -> str:
     """The URL given, else GONGFU_DATABASE_URL; exits with a bilingual message if neither."""
+    from api.settings import Settings
+
     url = given or Settings().database_url
     if not url:
         fail("未指定数据库：请用 --database 或设置 GONGFU_DATABASE_URL。\n"

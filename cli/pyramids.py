@@ -9,10 +9,13 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from layers.store import Store, open_store
+if TYPE_CHECKING:
+    from layers.store import Store
+
 
 
 def save_pyramids(target: Store, folder: Path, layer_ids: Sequence[str] | None = None) -> None:
@@ -34,6 +37,8 @@ def _save_pyramid(job: tuple[tuple[str, str], Path, str]) -> str:
     from layers.tilesets import VectorTiles
 
     (path, url), folder, layer_id = job
+    from layers.store import open_store
+
     store = open_store(path, url)
     try:
         VectorTiles(store, cache_bytes=0, pyramid_dir=folder).tileset(layer_id)

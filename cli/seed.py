@@ -17,7 +17,6 @@ import typer
 
 from cli.errors import bilingual_errors, fail
 from cli.options import zoom_range
-from geo.tiles import tiles_covering
 
 
 def seed_server(url: str, layers: str, zooms: Sequence[int],
@@ -39,6 +38,8 @@ def seed_server(url: str, layers: str, zooms: Sequence[int],
     if status != 200:
         message = json.loads(body).get("message", {}).get("en", body[:200]) if body else status
         raise RuntimeError(f"{url}/tiles/{layers}/tilejson.json answered {status}: {message}")
+    from geo.tiles import tiles_covering  # morecantile: loaded by the command, not the CLI
+
     todo = list(tiles_covering(tuple(json.loads(body)["bounds"]), zooms))
     counts = {"tiles": len(todo), "ok": 0, "empty": 0}
     bar = progressbar(todo, label="seeding") if progressbar else _Plain(todo)

@@ -12,7 +12,6 @@ from fastapi.responses import Response
 from api.deps import raster_catalog, store_of
 from geo.crs import CRS84, bbox_to_wgs84, resolve_crs
 from geo.errors import InvalidParameter
-from maps.print import PrintJob, render
 
 router = APIRouter(tags=["一张图 workspace"])
 MEDIA = {"png": "image/png", "pdf": "application/pdf"}
@@ -57,6 +56,9 @@ def print_map(request: Request,
     sources of every drawn layer, a note for every derived/演示 layer."""
     store = store_of(request)
     layer_ids = tuple(part.strip() for part in layers.split(",") if part.strip())
+    # matplotlib (~0.4 s of imports) loads with the first print, not at every worker start
+    from maps.print import PrintJob, render
+
     job = PrintJob(layer_ids, _bbox(bbox, store, bbox_crs), paper.upper(), format_key.lower(), title,
                    lang.lower())
     content = render(store, raster_catalog(request), job)
