@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import re
-import tempfile
-from pathlib import Path
 
 import numpy as np
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -100,11 +98,7 @@ def accessibility_tif(request: Request, cell_m: float = Query(200.0)) -> Respons
     """Distance (km) to the nearest node of each tier: GeoTIFF in EPSG:4549, one band a tier."""
     _check_cell(cell_m)
     _, _, access = services_of(request).axis_plans.get(store_of(request), cell_m)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "axes_accessibility.tif"
-        access.write_geotiff(path)
-        content = path.read_bytes()
-    return Response(content, media_type="image/tiff", headers={
+    return Response(access.geotiff, media_type="image/tiff", headers={
         "Content-Disposition": 'attachment; filename="axes_accessibility_epsg4549.tif"'})
 
 

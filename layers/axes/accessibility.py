@@ -5,6 +5,9 @@ GeoTIFF (one band a tier, nodata -1) and summarised as county shares within a di
 
 from __future__ import annotations
 
+import functools
+import tempfile
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +49,15 @@ class Accessibility:
                 dst.set_band_description(i, f"distance_km_to_{tier}")
             dst.update_tags(units="km", crs_note="CGCS2000 3-degree Gauss-Kruger CM 120E",
                             tiers=",".join(tiers))
+
+    @functools.cached_property
+    def geotiff(self) -> bytes:
+        """`write_geotiff`'s file as bytes, made once: the served plan (and this object) is
+        kept per layer versions and cell size, so every download of it is the same file."""
+        with tempfile.TemporaryDirectory(prefix="gongfu-access-") as tmp:
+            path = Path(tmp) / "accessibility.tif"
+            self.write_geotiff(path)
+            return path.read_bytes()
 
     def share_within(self, tier: str, km: float) -> dict[str, float | None]:
         """Per county: % of cells (cell centres) within `km` of a node of `tier`."""
