@@ -17,28 +17,16 @@ GEOMETRY_FORMATS = {
 
 
 def feature_schema(layer: Layer, found: dict[str, filtering.Queryable], schema_id: str) -> dict:
-    """The schema of `layer`'s features from its typed attributes (`found`, the queryables)."""
-    properties: dict[str, dict] = {}
-    for q in found.values():
-        if q.type == "geometry":
-            properties[q.name] = {
-                "title": q.title,
-                "format": GEOMETRY_FORMATS.get(layer.geometry_type, "geometry-any"),
-                "x-ogc-role": "primary-geometry"}
-            continue
-        entry = {"title": q.title or q.name, "type": q.type}
-        if q.format:
-            entry["format"] = q.format
-        if q.name == layer.id_field:
-            entry["x-ogc-role"] = "id"
-        elif q.name == layer.time_field:
-            entry["x-ogc-role"] = "primary-instant"
-        properties[q.name] = entry
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": schema_id,
-        "type": "object",
-        "title": layer.title,
-        "description": layer.description,
-        "properties": properties,
-    }
+    """The schema of `layer`'s features: the queryables' JSON Schema (layers/filtering.py)
+    with the Part 5 roles of the id and date fields, the geometry's Part 5 format and the
+    layer's description; returned features may carry more than the queryables name."""
+    schema = filtering.queryables_schema(layer, found, schema_id)
+    schema.pop("additionalProperties", None)
+    schema["description"] = layer.description
+    roles = {layer.id_field: "id", layer.time_field: "primary-instant"}
+    for name, entry in schema["properties"].items():
+        if found[name].type == "geometry":
+            entry["format"] = GEOMETRY_FORMATS.get(layer.geometry_type, "geometry-any")
+        elif roles.get(name):
+            entry["x-ogc-role"] = roles[name]
+    return schema
