@@ -25,10 +25,11 @@ from api.deps import PRIVATE, owner_of, raster_catalog, store_of, uploads_of
 from api.negotiation import wants_html
 from api.pages import render_page
 from api.paging import PagingDep, paged
+from api.streaming import streamed
 from api.upload_stream import receive
 from geo import geojson
 from geo.crs import resolve_crs
-from geo.vector_io import resolve_encoding, resolve_format, write_vector
+from geo.vector_io import resolve_encoding, resolve_format, stream_vector
 from layers.overlay import RasterSource, overlay, overlay_csv, overlay_xlsx
 from geo.mvt import MEDIA_TYPE
 from layers.uploads import UploadRecord, remove_tree
@@ -148,12 +149,15 @@ def upload_download(request: Request, upload_id: str, layer_id: str,
     """The layer as a file (geo.vector_io writers: geojson, gpkg, shp, kml, csv)."""
     record, store, layer = _layer(request, upload_id, layer_id)
     frame = store.frame(layer.id)
-    result = write_vector(frame, name=layer.id, geometry_type=layer.geometry_type,
-                          fmt=resolve_format(format_key), crs=resolve_crs(crs),
-                          encoding=resolve_encoding(encoding_key),
-                          description=f"{layer.title_zh} — {layer.provenance.source}")
+    fmt = resolve_format(format_key)
+    # the public downloads' writer and sender: the file read back in blocks, not held whole
+    result, blocks = stream_vector(frame, name=layer.id, geometry_type=layer.geometry_type,
+                                   fmt=fmt, crs=resolve_crs(crs),
+                                   encoding=resolve_encoding(encoding_key),
+                                   description=f"{layer.title_zh} — {layer.provenance.source}")
     headers = {"Content-Disposition": f'attachment; filename="{result.filename}"', **PRIVATE}
-    return Response(result.content, media_type=result.media_type, headers=headers)
+    return streamed(request, blocks, result.media_type, headers=headers,
+                    compress=fmt.key not in ("shp", "xlsx"))
 
 
 _BY_FEATURE = Query(0, ge=0, le=100_000, description=(
