@@ -27,14 +27,7 @@
     function zh() { return W.state.lang !== "en"; }
     function $(id) { return document.getElementById(id); }
 
-    function el(tag, attrs, html) {
-        var node = document.createElement(tag);
-        Object.keys(attrs || {}).forEach(function (k) {
-            if (k === "className") { node.className = attrs[k]; } else { node.setAttribute(k, attrs[k]); }
-        });
-        if (html != null) { node.innerHTML = html; }
-        return node;
-    }
+    var el = W.el;  // workspace.js's element builder
 
     function button(key, className) {
         return el("button", {type: "button", className: "ws-small-button " + (className || ""),

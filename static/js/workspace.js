@@ -790,6 +790,7 @@
         start: start, catalogue: catalogue, basemaps: basemaps, search: search,
         downloads: downloads, printing: printing,
         // for tests and other pages
-        t: t, setLang: setLang, state: S, fieldLabel: fieldLabel
+        t: t, setLang: setLang, state: S, fieldLabel: fieldLabel,
+        el: el  // the element builder the upload panel (uploads.js) uses too
     };
 })(window);
