@@ -10,6 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 
+class _HeadersSent(Exception):
+    """Raised into the GET once HEAD's headers are out: stops a streamed body early."""
+
+
 class HeadAsGet:
     """ASGI middleware: HEAD → the route's GET, body dropped."""
 
@@ -23,10 +27,16 @@ class HeadAsGet:
 
         async def headers_only(message: dict) -> None:
             if message["type"] == "http.response.body":
-                # one empty final body message, whatever the GET streamed
-                if not message.get("more_body", False):
-                    await send({"type": "http.response.body", "body": b""})
+                # one empty final body message, whatever the GET sends
+                await send({"type": "http.response.body", "body": b""})
+                if message.get("more_body", False):
+                    # a streamed answer (all China's counties): stop producing it — the
+                    # stream's own clean-up closes its producer and database cursor
+                    raise _HeadersSent
                 return
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        try:
+            await self.app({**scope, "method": "GET"}, receive, headers_only)
+        except _HeadersSent:
+            pass

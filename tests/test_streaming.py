@@ -265,3 +265,18 @@ def test_a_gpkg_download_is_chunked_and_opens(client: TestClient, tmp_path) -> N
     path.write_bytes(answer.content)
     assert first.startswith(b"SQLite format 3\x00") and more  # the file's first block
     assert len(pyogrio.read_dataframe(path)) == 5
+
+
+def test_head_on_a_streamed_answer_stops_the_stream(client: TestClient, one_feature_slices,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """HEAD gets the GET's status and headers, and the streamed body is not produced to the
+    end (api/head.py stops it once the headers are out); nothing is logged as an error."""
+    count = client.get("/collections/townships/items", params={"limit": 1000}
+                       ).json()["numberReturned"]
+    before = geojson_stream.slices_encoded
+    head = client.head("/collections/townships/items", params={"limit": 1000})
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"].startswith("application/geo+json")
+    # the GET made ~one slice per feature; the HEAD stopped after the first few
+    assert geojson_stream.slices_encoded - before < count // 2
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
