@@ -280,3 +280,18 @@ def test_head_on_a_streamed_answer_stops_the_stream(client: TestClient, one_feat
     # the GET made ~one slice per feature; the HEAD stopped after the first few
     assert geojson_stream.slices_encoded - before < count // 2
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_a_small_page_is_sent_whole_with_its_length(client: TestClient) -> None:
+    """An answer that ends within a few chunks (api/streaming.WHOLE_CHUNKS / WHOLE_BYTES) is
+    sent as one body with Content-Length, not chunk by chunk through the thread pool; the
+    same page is the same JSON either way."""
+    small = client.get("/collections/counties/items", params={"limit": 2},
+                       headers={"Accept-Encoding": "identity"})
+    assert small.status_code == 200
+    assert int(small.headers["content-length"]) == len(small.content)
+    assert small.json()["numberReturned"] == 2
+    big = client.get("/collections/villages/items", params={"limit": 1000},
+                     headers={"Accept-Encoding": "identity"})
+    assert "content-length" not in big.headers  # 1,000 registry rows: streamed
+    assert big.json()["numberReturned"] == 1000
